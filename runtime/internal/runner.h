@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//
+// Internal: the run loop (Trio's Runner and unrolled_run, spec §2.9–2.10).
+//
+// One Runner per `trio::run`, owned by that call, reachable from the run's thread through a
+// thread-local pointer. The scheduler is the one file allowed to be large: the loop, the run
+// queue, deadlines and wait_all_tasks_blocked are one piece of logic, and splitting them hides
+// the order of operations that Trio's semantics depend on.
+#ifndef TRIO_RUNTIME_INTERNAL_RUNNER_H_
+#define TRIO_RUNTIME_INTERNAL_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/choice.h"
+#include "runtime/clock.h"
+#include "runtime/errors.h"
+#include "runtime/instrument.h"
+#include "runtime/internal/cancel_status.h"
+#include "runtime/internal/task_record.h"
+#include "runtime/io_backend.h"
+#include "runtime/run_options.h"
+#include "runtime/time.h"
+
+namespace trio {
+class Nursery;
+namespace internal {
+
+// The loop clamps every I/O wait to this (Trio's _MAX_TIMEOUT).
+inline constexpr Duration kMaxIoWait = std::chrono::hours(24);
+// Stale deadline-heap entries are pruned when the heap exceeds 2 * live + this.
+inline constexpr size_t kDeadlinePruneSlack = 1000;
+// Capacity of the cross-thread run_sync_soon queue.
+inline constexpr size_t kRunSyncSoonCapacity = 1 << 14;
+
+// Deadlines of entered scopes and of sleeping tasks, in one heap with lazy deletion. Ties are
+// broken by registration order (earlier registration expires first); the tasks this wakes then
+// run in one batch, whose order is the scheduler's choice.
+class Deadlines {
+ public:
+  struct Entry {
+    int64_t deadline_ns;
+    uint64_t registration;  // validates the entry against the target's current registration
+    void* target;           // CancelScope* or TaskRec*
+    bool is_sleep;
+  };
+  uint64_t add_scope(TimePoint deadline, CancelScope* scope);
+  uint64_t add_sleep(TimePoint deadline, TaskRec* task);
+  void remove() { --live_; }  // the caller invalidated its registration
+  bool empty() const { return live_ == 0; }
+  size_t live() const { return live_; }
+  // Earliest live deadline, kInf if none.
+  TimePoint next_deadline();
+  // Expires every entry with deadline <= now. Returns true if any live entry expired.
+  bool expire(TimePoint now, Runner& runner);
+
+ private:
+  bool valid(const Entry& e) const;
+  void push(Entry e);
+  void prune();
+  std::vector<Entry> heap_;
+  size_t live_ = 0;
+  uint64_t next_registration_ = 1;
+};
+
+// Lock-free multi-producer queue of (fn, arg) callbacks for run_sync_soon. Producers may be
+// other threads or signal handlers; the run's thread consumes.
+class CallbackQueue {
+ public:
+  CallbackQueue();
+  // False if the queue is full.
+  bool push(void (*fn)(void*), void* arg) noexcept;
+  // Runs every queued callback; returns how many ran.
+  size_t drain();
+  bool maybe_nonempty() const noexcept;
+  size_t size() const noexcept;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> seq;
+    void (*fn)(void*);
+    void* arg;
+  };
+  std::unique_ptr<Slot[]> slots_;
+  std::atomic<uint64_t> enqueue_pos_{0};
+  std::atomic<uint64_t> dequeue_pos_{0};
+};
+
+// State shared between a run and the TrioTokens it handed out (which may outlive it).
+struct TokenState {
+  CallbackQueue queue;
+  std::atomic<bool> closed{false};
+  std::atomic<int> in_flight{0};
+  IoBackend* io = nullptr;
+};
+
+struct IdleWaiter {
+  Duration cushion;
+  uint64_t counter;
+  TaskRec* task;
+};
+
+class Runner {
+ public:
+  explicit Runner(const RunOptions& options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // The runner of the calling thread's current run, or null.
+  static Runner* current() noexcept;
+  // As current(), but throws RuntimeError("must be called from inside trio.run") if none.
+  static Runner& require(const char* what);
+
+  // Runs the loop until every task has exited. `spawn_main` spawns the main task into the
+  // main nursery. Returns the main task's exception (null on success).
+  std::exception_ptr run(const std::function<TaskRec*(Nursery&)>& spawn_main);
+
+  // ---- scheduling ----
+  void reschedule(TaskRec* task, std::exception_ptr outcome = nullptr);
+  // Puts a running task back on the run queue (a schedule point without blocking).
+  void yield_running(TaskRec* task);
+  // Called by a wait_task_rescheduled awaiter once the task is suspended and blocked.
+  void task_blocked(TaskRec* task);
+  void spawn(TaskRec* task, Nursery* nursery, bool system);
+  void task_exited(TaskRec* task, std::exception_ptr exception);
+  // Calls the task's abort hook if it is blocked and its status is effectively cancelled.
+  void attempt_delivery_of_pending_cancel(TaskRec* task);
+  // A new Cancelled for `task`, with the reason of its current cancel status.
+  std::exception_ptr make_cancelled(TaskRec* task);
+
+  // ---- time ----
+  Clock& clock() { return *clock_; }
+  TimePoint now() { return clock_->current_time(); }
+  Deadlines& deadlines() { return deadlines_; }
+
+  // ---- instruments ----
+  void add_instrument(Instrument* instrument);
+  void remove_instrument(Instrument* instrument);
+  bool has_instruments() const { return !instruments_.empty(); }
+
+  // ---- wait_all_tasks_blocked ----
+  void add_idle_waiter(Duration cushion, TaskRec* task);
+  void remove_idle_waiter(TaskRec* task);
+
+  // ---- misc ----
+  IoBackend& io() { return *io_; }
+  std::shared_ptr<TokenState> token_state();
+  ChoiceSource& choices() { return *choices_; }
+  Nursery* system_nursery() { return system_nursery_; }
+  TaskRec* init_task() { return init_task_; }
+  TaskRec* main_task() { return main_task_; }
+  size_t tasks_living() const { return tasks_living_; }
+  size_t tasks_runnable() const { return runq_size_; }
+  uint64_t next_counter() { return next_counter_++; }
+  // Run-local variables (RunVar): key -> type-erased value.
+  std::unordered_map<const void*, std::shared_ptr<void>>& run_vars() { return run_vars_; }
+  // A human-readable dump of the task tree (for deadlock reports).
+  std::string task_tree() const;
+
+  TaskRec* current_task = nullptr;
+  // Set while an abandoned run destroys its frames (destructors skip their checks).
+  bool tearing_down_ = false;
+
+ private:
+  friend class ::trio::Nursery;
+  void loop();
+  void run_one_iteration();
+  void step(TaskRec* task);
+  void run_batch(TaskRec* head, size_t count);
+  template <class Fn>
+  void instruments_call(Fn&& fn);
+  void push_runq(TaskRec* task);
+  bool process_external_events();
+
+  RunOptions options_;
+  std::unique_ptr<Clock> owned_clock_;
+  std::unique_ptr<IoBackend> owned_io_;
+  std::unique_ptr<Prng> owned_prng_;
+  Clock* clock_ = nullptr;
+  IoBackend* io_ = nullptr;
+  ChoiceSource* choices_ = nullptr;
+  std::vector<Instrument*> instruments_;
+
+  TaskRec* runq_head_ = nullptr;
+  TaskRec* runq_tail_ = nullptr;
+  size_t runq_size_ = 0;
+  std::vector<TaskRec*> batch_;  // scratch for shuffled batches
+
+  Deadlines deadlines_;
+  std::vector<IdleWaiter> idle_waiters_;  // sorted by (cushion, counter)
+  std::shared_ptr<TokenState> token_;
+
+  size_t tasks_living_ = 0;
+  uint64_t next_counter_ = 0;
+  TaskRec* init_task_ = nullptr;
+  TaskRec* main_task_ = nullptr;
+  Nursery* system_nursery_ = nullptr;
+  std::exception_ptr main_exception_;
+  std::exception_ptr internal_error_;
+  std::unordered_map<const void*, std::shared_ptr<void>> run_vars_;
+  Runner* previous_ = nullptr;
+};
+
+}  // namespace internal
+}  // namespace trio
+
+#endif  // TRIO_RUNTIME_INTERNAL_RUNNER_H_

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//
+// The task record: everything the runtime knows about one trio task. It lives inside the task's
+// root coroutine frame (no separate allocation), so it is valid exactly while the task exists.
+// Public introspection goes through `trio::lowlevel::TaskRecord` (= this struct); its fields are
+// the runtime's and must not be written by users.
+#ifndef TRIO_RUNTIME_INTERNAL_TASK_RECORD_H_
+#define TRIO_RUNTIME_INTERNAL_TASK_RECORD_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trio {
+class Nursery;
+class CancelScope;
+namespace lowlevel {
+class ParkingLot;
+}
+namespace internal {
+
+class Runner;
+struct CancelStatus;
+
+// The abort protocol of `wait_task_rescheduled`: the blocked task's awaiter implements this.
+struct AbortHook {
+  // Called at most once per wait when the task's cancel status becomes effectively cancelled.
+  // Returns true for Trio's Abort.SUCCEEDED (the runtime reschedules the task with Cancelled),
+  // false for Abort.FAILED (the waker must reschedule it later).
+  virtual bool try_abort(struct TaskRec& task) = 0;
+
+ protected:
+  ~AbortHook() = default;
+};
+
+enum class TaskState : uint8_t { kRunnable, kRunning, kBlocked, kExited };
+
+struct TaskRec {
+  // ---- stepping ----
+  // Trampoline register: the coroutine to resume next within the current step.
+  // Invariant: null whenever the task is not running.
+  std::coroutine_handle<> next_resume;
+  // Where to resume the task when it is next stepped (the innermost suspended coroutine).
+  std::coroutine_handle<> resume_point;
+  // The root coroutine frame, destroyed by the runner after the task exits.
+  std::coroutine_handle<> root;
+  // Intrusive run-queue link. Invariant: non-null or last only while state == kRunnable.
+  TaskRec* runq_next = nullptr;
+  Runner* runner = nullptr;
+
+  // ---- cancellation ----
+  // The task's active cancel status (innermost entered scope, or its nursery's).
+  CancelStatus* cancel_status = nullptr;
+  TaskRec* status_prev = nullptr;  // membership in cancel_status->tasks
+  TaskRec* status_next = nullptr;
+  // Non-null while blocked in wait_task_rescheduled and the abort hook has not been called.
+  AbortHook* abort = nullptr;
+  // The outcome delivered by the next reschedule: null = success, else the exception to raise.
+  std::exception_ptr next_exception;
+
+  // ---- structure ----
+  Nursery* parent_nursery = nullptr;
+  // The nursery this task will move to when it calls `started()` (while inside `start()`).
+  Nursery* eventual_parent_nursery = nullptr;
+  TaskRec* sibling_prev = nullptr;  // membership in parent_nursery's child list
+  TaskRec* sibling_next = nullptr;
+  // Innermost nursery opened by this task (nurseries link outward through Nursery::outer_).
+  Nursery* innermost_child_nursery = nullptr;
+
+  // ---- waiting ----
+  // Free for sleep/wake code (Trio's custom_sleep_data); reset on every reschedule.
+  void* custom_sleep_data = nullptr;
+  TaskRec* lot_prev = nullptr;  // membership in a ParkingLot (custom_sleep_data is the lot)
+  TaskRec* lot_next = nullptr;
+  // What the task is blocked on, for introspection and deadlock reports ("sleep",
+  // "Event.wait", "Lock.acquire", "nursery exit", ...), and the object if any.
+  const char* waiting_on = nullptr;
+  const void* waiting_on_object = nullptr;
+  // Validates deadline-heap entries of a sleeping task (see Runner::Deadlines).
+  uint64_t sleep_registration = 0;
+
+  // ---- identity and counters ----
+  uint64_t counter = 0;          // spawn order within the run (0 = init task)
+  uint64_t cancel_points = 0;    // checkpoints that could raise Cancelled
+  uint64_t schedule_points = 0;  // yields to the scheduler
+  std::unique_ptr<std::string> explicit_name;  // set when the spawner named the task
+  std::unique_ptr<std::vector<lowlevel::ParkingLot*>> breakers;
+  TaskState state = TaskState::kRunnable;
+  bool in_checkpoint = false;  // resuming from checkpoint(): check cancellation first
+  bool is_system = false;
+  bool is_main = false;
+  bool is_init = false;
+
+  // The task's name: the spawner's, or "<parent task>.<counter>" by default.
+  std::string name() const;
+};
+
+}  // namespace internal
+}  // namespace trio
+
+#endif  // TRIO_RUNTIME_INTERNAL_TASK_RECORD_H_

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#include "runtime/lowlevel.h"
+
+#include <algorithm>
+
+#include "runtime/internal/runner.h"
+#include "runtime/nursery.h"
+#include "runtime/sleep.h"
+
+namespace trio {
+
+using internal::Runner;
+using internal::TaskRec;
+
+TimePoint RunClock::now() { return current_time(); }
+
+TimePoint current_time() { return Runner::require("trio::current_time").now(); }
+
+namespace lowlevel {
+
+std::exception_ptr RaiseCancel::operator()() const {
+  return task_->runner->make_cancelled(task_);
+}
+
+void reschedule(TaskRecord& task, std::exception_ptr exception) {
+  if (!task.runner) throw RuntimeError("reschedule: task is not part of a run");
+  task.runner->reschedule(&task, std::move(exception));
+}
+
+TaskRecord& current_task() {
+  Runner* r = Runner::current();
+  if (!r || !r->current_task) throw RuntimeError("must be called from async context");
+  return *r->current_task;
+}
+
+TaskRecord& current_root_task() {
+  Runner& r = Runner::require("current_root_task");
+  return *r.init_task();
+}
+
+bool in_trio_run() { return Runner::current() != nullptr; }
+bool in_trio_task() {
+  Runner* r = Runner::current();
+  return r && r->current_task;
+}
+
+std::string task_name(const TaskRecord& task) { return task.name(); }
+Nursery* parent_nursery(const TaskRecord& task) { return task.parent_nursery; }
+Nursery* eventual_parent_nursery(const TaskRecord& task) { return task.eventual_parent_nursery; }
+std::vector<Nursery*> child_nurseries(const TaskRecord& task) {
+  std::vector<Nursery*> out;
+  for (Nursery* n = task.innermost_child_nursery; n; n = n->outer_) out.push_back(n);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+std::string waiting_on(const TaskRecord& task) { return task.waiting_on ? task.waiting_on : ""; }
+
+int64_t live_frames() { return internal::frame_pool().live; }
+
+RunStatistics current_statistics() {
+  Runner& r = Runner::require("current_statistics");
+  RunStatistics s;
+  s.tasks_living = r.tasks_living();
+  s.tasks_runnable = r.tasks_runnable();
+  const TimePoint next = r.deadlines().next_deadline();
+  s.seconds_to_next_deadline = next == kInf ? kInfDuration : saturating_sub(next, r.now());
+  s.io_statistics = r.io().statistics();
+  s.run_sync_soon_queue_size = 0;
+  return s;
+}
+
+void add_instrument(Instrument* instrument) {
+  Runner::require("add_instrument").add_instrument(instrument);
+}
+void remove_instrument(Instrument* instrument) {
+  Runner::require("remove_instrument").remove_instrument(instrument);
+}
+
+Clock& current_clock() { return Runner::require("current_clock").clock(); }
+
+Task<> wait_all_tasks_blocked(Duration cushion) {
+  if (cushion < Duration(0)) throw ValueError("cushion must be non-negative");
+  TaskRec* task = &current_task();
+  Runner& r = *task->runner;
+  r.add_idle_waiter(cushion, task);
+  co_await wait_task_rescheduled(
+      [&](RaiseCancel) {
+        r.remove_idle_waiter(task);
+        return Abort::kSucceeded;
+      },
+      "wait_all_tasks_blocked");
+}
+
+// ---- ParkingLot ----
+
+ParkingLot::~ParkingLot() = default;
+
+void ParkingLot::link_(TaskRecord* task) {
+  task->custom_sleep_data = this;
+  task->lot_next = nullptr;
+  task->lot_prev = tail_;
+  if (tail_)
+    tail_->lot_next = task;
+  else
+    head_ = task;
+  tail_ = task;
+  ++size_;
+}
+
+void ParkingLot::unlink_(TaskRecord* task) {
+  if (task->lot_prev)
+    task->lot_prev->lot_next = task->lot_next;
+  else
+    head_ = task->lot_next;
+  if (task->lot_next)
+    task->lot_next->lot_prev = task->lot_prev;
+  else
+    tail_ = task->lot_prev;
+  task->lot_prev = task->lot_next = nullptr;
+  task->custom_sleep_data = nullptr;
+  --size_;
+}
+
+TaskRecord* ParkingLot::pop_front_() {
+  TaskRecord* t = head_;
+  if (t) unlink_(t);
+  return t;
+}
+
+namespace {
+std::string broken_message(const std::vector<TaskRecord*>& by) {
+  std::string who = by.empty() || !by.back() ? std::string("unknown task") : by.back()->name();
+  return "Parking lot broken by " + who;
+}
+}  // namespace
+
+Task<> ParkingLot::park(const char* what) {
+  if (broken_)
+    throw BrokenResourceError("Attempted to park in parking lot broken by " +
+                              (broken_by_.empty() || !broken_by_.back()
+                                   ? std::string("unknown task")
+                                   : broken_by_.back()->name()));
+  TaskRecord* task = &current_task();
+  link_(task);
+  task->waiting_on_object = this;
+  co_await wait_task_rescheduled(
+      [task](RaiseCancel) {
+        static_cast<ParkingLot*>(task->custom_sleep_data)->unlink_(task);
+        return Abort::kSucceeded;
+      },
+      what);
+}
+
+std::vector<TaskRecord*> ParkingLot::unpark(size_t count) {
+  std::vector<TaskRecord*> woken;
+  while (count-- > 0 && head_) {
+    TaskRecord* t = pop_front_();
+    woken.push_back(t);
+    t->runner->reschedule(t);
+  }
+  return woken;
+}
+
+std::vector<TaskRecord*> ParkingLot::unpark_all() { return unpark(size_); }
+
+std::vector<TaskRecord*> ParkingLot::repark(ParkingLot& new_lot, size_t count) {
+  std::vector<TaskRecord*> moved;
+  while (count-- > 0 && head_) {
+    TaskRecord* t = pop_front_();
+    new_lot.link_(t);
+    moved.push_back(t);
+  }
+  return moved;
+}
+
+std::vector<TaskRecord*> ParkingLot::repark_all(ParkingLot& new_lot) {
+  return repark(new_lot, size_);
+}
+
+void ParkingLot::break_lot(TaskRecord* task) {
+  if (!task && in_trio_task()) task = &current_task();
+  broken_ = true;
+  broken_by_.push_back(task);
+  const std::string msg = broken_message(broken_by_);
+  while (head_) {
+    TaskRecord* t = pop_front_();
+    t->runner->reschedule(t, std::make_exception_ptr(BrokenResourceError(msg)));
+  }
+}
+
+void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
+  if (task.state == internal::TaskState::kExited)
+    throw BrokenResourceError("Attempted to add already exited task as lot breaker.");
+  if (!task.breakers) task.breakers = std::make_unique<std::vector<ParkingLot*>>();
+  task.breakers->push_back(&lot);
+}
+
+void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
+  if (task.breakers) {
+    auto it = std::find(task.breakers->begin(), task.breakers->end(), &lot);
+    if (it != task.breakers->end()) {
+      task.breakers->erase(it);
+      return;
+    }
+  }
+  throw RuntimeError("Attempted to remove task as breaker for a lot it is not registered for");
+}
+
+namespace detail {
+std::unordered_map<const void*, std::shared_ptr<void>>& run_vars(const char*) {
+  Runner* r = Runner::current();
+  if (!r) throw RuntimeError("Cannot be used outside of a run context");
+  return r->run_vars();
+}
+
+bool FdWaitAwaiter::try_abort(internal::TaskRec& t) {
+  t.runner->io().unregister_waiter(fd, direction);
+  return true;
+}
+
+void FdWaitAwaiter::suspend(std::coroutine_handle<> h) {
+  task->runner->io().register_waiter(fd, direction, task);
+  internal::block_suspend(task, h, this,
+                          direction == IoDirection::kRead ? "wait_readable" : "wait_writable");
+}
+}  // namespace detail
+
+void notify_closing(int fd) { Runner::require("notify_closing").io().notify_closing(fd); }
+
+// ---- TrioToken ----
+
+bool TrioToken::try_run_sync_soon(void (*fn)(void*), void* arg) const noexcept {
+  auto* st = static_cast<internal::TokenState*>(state_.get());
+  st->in_flight.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = false;
+  if (!st->closed.load(std::memory_order_seq_cst)) {
+    ok = st->queue.push(fn, arg);
+    if (ok && st->io) st->io->wake();
+  }
+  st->in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  return ok;
+}
+
+void TrioToken::run_sync_soon(void (*fn)(void*), void* arg) const {
+  auto* st = static_cast<internal::TokenState*>(state_.get());
+  if (try_run_sync_soon(fn, arg)) return;
+  if (st->closed.load()) throw RunFinishedError();
+  throw RuntimeError("run_sync_soon: the queue is full (" +
+                     std::to_string(internal::kRunSyncSoonCapacity) + " callbacks pending)");
+}
+
+void TrioToken::run_sync_soon(std::function<void()> fn) const {
+  auto* holder = new std::function<void()>(std::move(fn));
+  auto call = [](void* p) {
+    std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+    (*f)();
+  };
+  try {
+    run_sync_soon(call, holder);
+  } catch (...) {
+    delete holder;
+    throw;
+  }
+}
+
+TrioToken current_trio_token() {
+  return TrioToken(Runner::require("current_trio_token").token_state());
+}
+
+}  // namespace lowlevel
+}  // namespace trio

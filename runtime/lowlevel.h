@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//
+// Checkpoints and the low-level API (Trio's `trio.lowlevel`), on which everything that blocks
+// is built: `wait_task_rescheduled` + `reschedule` with the abort protocol, `ParkingLot`,
+// task introspection, system tasks, run statistics, run-local variables, cross-thread
+// re-entry (`TrioToken`) and fd readiness waits.
+//
+// Checkpoints (spec §2.1):
+//   co_await trio::checkpoint();                  cancel point + schedule point
+//   co_await trio::checkpoint_if_cancelled();     raises if cancelled, else does nothing
+//   co_await trio::cancel_shielded_checkpoint();  schedule point only, never raises
+//
+// Blocking with the abort protocol (how Event, Lock, channels and sleep are built):
+//
+//   TaskRecord* me = &trio::lowlevel::current_task();
+//   waiters.push_back(me);
+//   co_await trio::lowlevel::wait_task_rescheduled([&](trio::lowlevel::RaiseCancel) {
+//     waiters.remove(me);                  // cancelled: undo the registration...
+//     return trio::lowlevel::Abort::kSucceeded;  // ...and the runtime raises Cancelled
+//   });
+//   // elsewhere: trio::lowlevel::reschedule(*me);   // wakes it (exactly once per wait)
+//
+// The abort callable is called at most once per wait, synchronously, whenever the task's
+// cancel status becomes effectively cancelled (or at once if it already is). Returning
+// kFailed means the waker stays responsible: it must later call reschedule(task, e) where `e`
+// may be `raise_cancel()` (a "slow abort").
+#ifndef TRIO_RUNTIME_LOWLEVEL_H_
+#define TRIO_RUNTIME_LOWLEVEL_H_
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "runtime/errors.h"
+#include "runtime/instrument.h"
+#include "runtime/internal/task_record.h"
+#include "runtime/io_backend.h"
+#include "runtime/task.h"
+#include "runtime/time.h"
+
+namespace trio {
+
+class Clock;
+class Nursery;
+
+namespace internal {
+// Out-of-line helpers of the awaiters below (runner.cc).
+void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool may_cancel);
+bool is_effectively_cancelled(const TaskRec* task);
+void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
+                   const char* waiting_on);
+inline void rethrow_if_outcome(TaskRec* task) {
+  if (task->next_exception) std::rethrow_exception(std::exchange(task->next_exception, nullptr));
+}
+}  // namespace internal
+
+// ---- checkpoints -------------------------------------------------------------------------
+
+namespace internal {
+struct CheckpointAwaiter {
+  TaskRec* task = nullptr;
+  bool may_cancel;
+  bool await_ready() const noexcept { return false; }
+  template <TrioPromise P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    task = h.promise().task;
+    checkpoint_suspend(task, h, may_cancel);
+  }
+  void await_resume() { rethrow_if_outcome(task); }
+};
+
+struct CheckpointIfCancelledAwaiter {
+  TaskRec* task = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <TrioPromise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    task = h.promise().task;
+    if (!is_effectively_cancelled(task)) {
+      ++task->cancel_points;
+      return false;  // not cancelled: continue without yielding
+    }
+    checkpoint_suspend(task, h, true);
+    return true;
+  }
+  void await_resume() { rethrow_if_outcome(task); }
+};
+}  // namespace internal
+
+// A cancel point and a schedule point: yields to the scheduler, then raises Cancelled if the
+// task is effectively cancelled. `co_await trio::sleep(0s)` is the same.
+inline internal::CheckpointAwaiter checkpoint() noexcept { return {nullptr, true}; }
+// Raises Cancelled (after a full checkpoint) if the task is effectively cancelled; otherwise
+// does nothing — not even a schedule point.
+inline internal::CheckpointIfCancelledAwaiter checkpoint_if_cancelled() noexcept { return {}; }
+// A schedule point that never raises Cancelled.
+inline internal::CheckpointAwaiter cancel_shielded_checkpoint() noexcept {
+  return {nullptr, false};
+}
+
+namespace lowlevel {
+
+using TaskRecord = internal::TaskRec;
+using ::trio::cancel_shielded_checkpoint;
+using ::trio::checkpoint;
+using ::trio::checkpoint_if_cancelled;
+
+// ---- wait_task_rescheduled / reschedule -------------------------------------------------
+
+enum class Abort { kSucceeded, kFailed };
+
+// Makes the Cancelled exception to deliver for a blocked task (for slow aborts).
+class RaiseCancel {
+ public:
+  explicit RaiseCancel(TaskRecord& task) : task_(&task) {}
+  std::exception_ptr operator()() const;
+  TaskRecord& task() const { return *task_; }
+
+ private:
+  TaskRecord* task_;
+};
+
+namespace detail {
+template <class F>
+struct WaitAwaiter final : internal::AbortHook {
+  F abort_fn;
+  const char* waiting_on;
+  internal::TaskRec* task = nullptr;
+  WaitAwaiter(F f, const char* w) : abort_fn(std::move(f)), waiting_on(w) {}
+  bool await_ready() const noexcept { return false; }
+  template <internal::TrioPromise P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    task = h.promise().task;
+    internal::block_suspend(task, h, this, waiting_on);
+  }
+  void await_resume() { internal::rethrow_if_outcome(task); }
+  bool try_abort(internal::TaskRec& t) override {
+    return abort_fn(RaiseCancel(t)) == Abort::kSucceeded;
+  }
+};
+}  // namespace detail
+
+// Blocks the current task until someone calls reschedule() on it; returns normally or raises
+// the exception passed to reschedule. `abort_fn(RaiseCancel)` -> Abort is called at most once,
+// when the task is cancelled (see the file comment). `waiting_on` describes the wait in task
+// dumps. A cancel point and a schedule point.
+template <class F>
+auto wait_task_rescheduled(F abort_fn, const char* waiting_on = "wait_task_rescheduled") {
+  static_assert(std::is_invocable_r_v<Abort, F&, RaiseCancel>,
+                "abort_fn must be callable as Abort(trio::lowlevel::RaiseCancel)");
+  return detail::WaitAwaiter<F>(std::move(abort_fn), waiting_on);
+}
+
+// Makes a task blocked in wait_task_rescheduled runnable; it will return normally, or raise
+// `exception` if non-null. Exactly once per wait (an Abort::kSucceeded counts as the
+// reschedule). Rescheduling a task that is not blocked is a bug: RuntimeError.
+void reschedule(TaskRecord& task, std::exception_ptr exception = nullptr);
+
+// ---- tasks -------------------------------------------------------------------------------
+
+// The running task. RuntimeError("must be called from async context") outside a task.
+TaskRecord& current_task();
+// The run's root (<init>) task.
+TaskRecord& current_root_task();
+// Whether current_time() / current_task() would succeed.
+bool in_trio_run();
+bool in_trio_task();
+
+// Introspection of a task record.
+std::string task_name(const TaskRecord& task);
+Nursery* parent_nursery(const TaskRecord& task);
+Nursery* eventual_parent_nursery(const TaskRecord& task);
+// The nurseries the task has open, outermost first.
+std::vector<Nursery*> child_nurseries(const TaskRecord& task);
+// What the task is blocked on ("sleep", "Event.wait", ...), or "" if it is not blocked.
+std::string waiting_on(const TaskRecord& task);
+
+// Live coroutine frames on this thread (the leak check: 0 after every run).
+int64_t live_frames();
+
+// ---- statistics --------------------------------------------------------------------------
+
+struct RunStatistics {
+  size_t tasks_living = 0;
+  size_t tasks_runnable = 0;
+  // next deadline - now; kInfDuration if none (may be negative).
+  Duration seconds_to_next_deadline = kInfDuration;
+  IoStatistics io_statistics;
+  size_t run_sync_soon_queue_size = 0;
+};
+RunStatistics current_statistics();
+
+// ---- instruments -------------------------------------------------------------------------
+
+// Adds an instrument to the current run (idempotent).
+void add_instrument(Instrument* instrument);
+// Removes it; KeyError if it is not installed (e.g. it was removed after throwing).
+void remove_instrument(Instrument* instrument);
+
+// ---- clock -------------------------------------------------------------------------------
+
+Clock& current_clock();
+
+// ---- wait_all_tasks_blocked (run-loop side; trio::testing wraps it) ----------------------
+
+// Blocks until every other task has been blocked for `cushion` of *real* time with nothing
+// runnable (with cushion 0: as soon as the run queue is empty after an I/O poll). Only the
+// waiters with the smallest cushion wake, all together. Takes priority over MockClock autojump.
+// Cancellable. A cancel point and a schedule point.
+Task<> wait_all_tasks_blocked(Duration cushion = Duration(0));
+
+// ---- system tasks ------------------------------------------------------------------------
+
+namespace detail {
+TaskRecord& spawn_system_root(internal::TaskRec* rec, std::string name);
+}
+
+// ---- parking lot -------------------------------------------------------------------------
+
+struct ParkingLotStatistics {
+  size_t tasks_waiting = 0;
+};
+
+// A fair (FIFO) wait queue: the building block of every synchronization primitive. Parked
+// tasks are linked intrusively through their task records: parking allocates nothing.
+class ParkingLot {
+ public:
+  ParkingLot() = default;
+  ParkingLot(const ParkingLot&) = delete;
+  ParkingLot& operator=(const ParkingLot&) = delete;
+  ~ParkingLot();
+
+  // Parks the current task until unparked. Cancellable (a cancelled park leaves the lot).
+  // Raises BrokenResourceError if the lot is broken. A cancel point and a schedule point.
+  // `waiting_on` names the wait in task dumps ("Lock.acquire", ...).
+  Task<> park(const char* waiting_on = "ParkingLot.park");
+  // Wakes up to `count` tasks, longest-waiting first; returns them.
+  std::vector<TaskRecord*> unpark(size_t count = 1);
+  std::vector<TaskRecord*> unpark_all();
+  // Moves up to `count` parked tasks, in order, to the end of `new_lot`, without waking them.
+  std::vector<TaskRecord*> repark(ParkingLot& new_lot, size_t count = 1);
+  std::vector<TaskRecord*> repark_all(ParkingLot& new_lot);
+  // Wakes every parked task with BrokenResourceError; later park() calls raise it too.
+  // `task` is recorded in broken_by().
+  void break_lot(TaskRecord* task = nullptr);
+  const std::vector<TaskRecord*>& broken_by() const { return broken_by_; }
+  bool broken() const { return broken_; }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  ParkingLotStatistics statistics() const { return {size_}; }
+  // The longest-waiting task, or null.
+  TaskRecord* first() const { return head_; }
+
+  // Internal: links / unlinks a task (used by park and the abort hook).
+  void link_(TaskRecord* task);
+  void unlink_(TaskRecord* task);
+
+ private:
+  TaskRecord* pop_front_();
+  TaskRecord* head_ = nullptr;
+  TaskRecord* tail_ = nullptr;
+  size_t size_ = 0;
+  bool broken_ = false;
+  std::vector<TaskRecord*> broken_by_;
+};
+
+// Registers `lot` to be broken when `task` exits. BrokenResourceError if the task has exited.
+void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
+// RuntimeError if `lot` is not registered for `task`.
+void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
+
+// ---- run-local variables -----------------------------------------------------------------
+
+// One value per run (Trio's RunVar). get() outside a run: RuntimeError("Cannot be used outside
+// of a run context"); without a value or default: LookupError.
+template <class T>
+class RunVar {
+ public:
+  explicit RunVar(std::string name) : name_(std::move(name)) {}
+  RunVar(std::string name, T default_value)
+      : name_(std::move(name)), default_(std::move(default_value)) {}
+
+  struct Token {
+    const RunVar* var;
+    std::optional<T> previous_value;
+    bool used = false;
+  };
+
+  T& get();
+  T get_or(T fallback);
+  Token set(T value);
+  // Restores the value from before `token`'s set(). ValueError if reused or not ours.
+  void reset(Token& token);
+  const std::string& name() const { return name_; }
+
+ private:
+  std::optional<T>* slot(bool create);
+  std::string name_;
+  std::optional<T> default_;
+};
+
+namespace detail {
+std::unordered_map<const void*, std::shared_ptr<void>>& run_vars(const char* what);
+}
+
+template <class T>
+std::optional<T>* RunVar<T>::slot(bool create) {
+  auto& vars = detail::run_vars("RunVar");
+  auto it = vars.find(this);
+  if (it == vars.end()) {
+    if (!create) return nullptr;
+    it = vars.emplace(this, std::make_shared<std::optional<T>>()).first;
+  }
+  return static_cast<std::optional<T>*>(it->second.get());
+}
+
+template <class T>
+T& RunVar<T>::get() {
+  std::optional<T>* s = slot(true);
+  if (!s->has_value()) {
+    if (!default_) throw LookupError("RunVar '" + name_ + "' has no value");
+    s->emplace(*default_);
+  }
+  return **s;
+}
+
+template <class T>
+T RunVar<T>::get_or(T fallback) {
+  std::optional<T>* s = slot(false);
+  if (s && s->has_value()) return **s;
+  if (default_) return *default_;
+  return fallback;
+}
+
+template <class T>
+typename RunVar<T>::Token RunVar<T>::set(T value) {
+  std::optional<T>* s = slot(true);
+  Token token{this, *s, false};
+  *s = std::move(value);
+  return token;
+}
+
+template <class T>
+void RunVar<T>::reset(Token& token) {
+  if (token.var != this) throw ValueError("token is not for us");
+  if (token.used) throw ValueError("token has already been used");
+  token.used = true;
+  *slot(true) = token.previous_value;
+}
+
+// ---- cross-thread re-entry ----------------------------------------------------------------
+
+// A handle that lets other threads (and signal handlers) schedule work on the run's thread.
+class TrioToken {
+ public:
+  // Runs `fn(arg)` on the run's thread soon, in FIFO order. Async-signal-safe and thread-safe.
+  // RunFinishedError once the run is over; RuntimeError if the queue is full.
+  void run_sync_soon(void (*fn)(void*), void* arg) const;
+  // As above with any callable (thread-safe; allocates, so not async-signal-safe).
+  void run_sync_soon(std::function<void()> fn) const;
+  // The signal-handler form: never throws; false if the run is over or the queue is full.
+  bool try_run_sync_soon(void (*fn)(void*), void* arg) const noexcept;
+
+  explicit TrioToken(std::shared_ptr<void> state) : state_(std::move(state)) {}
+  bool operator==(const TrioToken& other) const { return state_ == other.state_; }
+
+ private:
+  std::shared_ptr<void> state_;
+};
+TrioToken current_trio_token();
+
+// ---- file-descriptor readiness ------------------------------------------------------------
+
+namespace detail {
+struct FdWaitAwaiter final : internal::AbortHook {
+  int fd;
+  IoDirection direction;
+  internal::TaskRec* task = nullptr;
+  FdWaitAwaiter(int f, IoDirection d) : fd(f), direction(d) {}
+  bool await_ready() const noexcept { return false; }
+  template <internal::TrioPromise P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    task = h.promise().task;
+    suspend(h);
+  }
+  void await_resume() { internal::rethrow_if_outcome(task); }
+  bool try_abort(internal::TaskRec& t) override;
+
+ private:
+  void suspend(std::coroutine_handle<> h);
+};
+}  // namespace detail
+
+// Blocks until `fd` is readable / writable. One waiter per fd and direction, else
+// BusyResourceError("another task is already reading / writing this fd"). Cancellable.
+// notify_closing(fd) wakes waiters with ClosedResourceError. A cancel point and schedule point.
+inline detail::FdWaitAwaiter wait_readable(int fd) { return {fd, IoDirection::kRead}; }
+inline detail::FdWaitAwaiter wait_writable(int fd) { return {fd, IoDirection::kWrite}; }
+// Call before closing an fd that other tasks may be waiting on: they wake with
+// ClosedResourceError. Not a checkpoint.
+void notify_closing(int fd);
+
+}  // namespace lowlevel
+}  // namespace trio
+
+#endif  // TRIO_RUNTIME_LOWLEVEL_H_

@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+//
+// The run loop. This is the one large file of the runtime (see internal/runner.h for why).
+// Banners split it into its concepts.
+#include "runtime/internal/runner.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <functional>
+#include <new>
+#include <utility>
+
+#include "runtime/cancel_scope.h"
+#include "runtime/epoll_backend.h"
+#include "runtime/internal/cancelled_access.h"
+#include "runtime/internal/root_task.h"
+#include "runtime/lowlevel.h"
+#include "runtime/nursery.h"
+#include "runtime/sleep.h"
+
+namespace trio::internal {
+
+namespace {
+thread_local Runner* tl_runner = nullptr;
+
+[[noreturn]] void invariant_failed(const char* what) {
+  std::fprintf(stderr, "trio: internal invariant violated: %s\n", what);
+  std::abort();
+}
+#define TRIO_INVARIANT(cond) \
+  do {                       \
+    if (!(cond)) invariant_failed(#cond); \
+  } while (0)
+}  // namespace
+
+// ============================================================================================
+// Deadlines
+// ============================================================================================
+
+namespace {
+struct EntryGreater {
+  bool operator()(const Deadlines::Entry& a, const Deadlines::Entry& b) const {
+    if (a.deadline_ns != b.deadline_ns) return a.deadline_ns > b.deadline_ns;
+    return a.registration > b.registration;
+  }
+};
+}  // namespace
+
+void Deadlines::push(Entry e) {
+  heap_.push_back(e);
+  std::push_heap(heap_.begin(), heap_.end(), EntryGreater{});
+  ++live_;
+  if (heap_.size() > 2 * live_ + kDeadlinePruneSlack) prune();
+}
+
+uint64_t Deadlines::add_scope(TimePoint deadline, CancelScope* scope) {
+  const uint64_t reg = next_registration_++;
+  push(Entry{deadline.time_since_epoch().count(), reg, scope, false});
+  return reg;
+}
+
+uint64_t Deadlines::add_sleep(TimePoint deadline, TaskRec* task) {
+  const uint64_t reg = next_registration_++;
+  push(Entry{deadline.time_since_epoch().count(), reg, task, true});
+  return reg;
+}
+
+bool Deadlines::valid(const Entry& e) const {
+  if (e.is_sleep) return static_cast<TaskRec*>(e.target)->sleep_registration == e.registration;
+  return static_cast<CancelScope*>(e.target)->deadline_registration_ == e.registration;
+}
+
+void Deadlines::prune() {
+  std::vector<Entry> kept;
+  kept.reserve(live_);
+  for (const Entry& e : heap_)
+    if (valid(e)) kept.push_back(e);
+  heap_ = std::move(kept);
+  std::make_heap(heap_.begin(), heap_.end(), EntryGreater{});
+}
+
+TimePoint Deadlines::next_deadline() {
+  while (!heap_.empty()) {
+    if (valid(heap_.front())) return time_point_from_ns(heap_.front().deadline_ns);
+    std::pop_heap(heap_.begin(), heap_.end(), EntryGreater{});
+    heap_.pop_back();
+  }
+  return kInf;
+}
+
+bool Deadlines::expire(TimePoint now, Runner& runner) {
+  const int64_t now_ns = now.time_since_epoch().count();
+  bool any = false;
+  while (!heap_.empty() && heap_.front().deadline_ns <= now_ns) {
+    Entry e = heap_.front();
+    std::pop_heap(heap_.begin(), heap_.end(), EntryGreater{});
+    heap_.pop_back();
+    if (!valid(e)) continue;
+    any = true;
+    if (e.is_sleep) {
+      auto* task = static_cast<TaskRec*>(e.target);
+      task->sleep_registration = 0;
+      --live_;
+      runner.reschedule(task);
+    } else {
+      static_cast<CancelScope*>(e.target)->expire_deadline_();  // unregisters itself
+    }
+  }
+  return any;
+}
+
+// ============================================================================================
+// run_sync_soon queue (Vyukov's bounded MPMC queue; lock-free, async-signal-safe push)
+// ============================================================================================
+
+CallbackQueue::CallbackQueue() : slots_(new Slot[kRunSyncSoonCapacity]) {
+  for (size_t i = 0; i < kRunSyncSoonCapacity; ++i) slots_[i].seq.store(i);
+}
+
+bool CallbackQueue::push(void (*fn)(void*), void* arg) noexcept {
+  uint64_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+  for (;;) {
+    Slot& slot = slots_[pos % kRunSyncSoonCapacity];
+    const uint64_t seq = slot.seq.load(std::memory_order_acquire);
+    const int64_t diff = static_cast<int64_t>(seq) - static_cast<int64_t>(pos);
+    if (diff == 0) {
+      if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+        slot.fn = fn;
+        slot.arg = arg;
+        slot.seq.store(pos + 1, std::memory_order_release);
+        return true;
+      }
+    } else if (diff < 0) {
+      return false;  // full
+    } else {
+      pos = enqueue_pos_.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+size_t CallbackQueue::drain() {
+  size_t ran = 0;
+  for (;;) {
+    const uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+    Slot& slot = slots_[pos % kRunSyncSoonCapacity];
+    const uint64_t seq = slot.seq.load(std::memory_order_acquire);
+    if (static_cast<int64_t>(seq) - static_cast<int64_t>(pos + 1) < 0) return ran;  // empty
+    void (*fn)(void*) = slot.fn;
+    void* arg = slot.arg;
+    dequeue_pos_.store(pos + 1, std::memory_order_relaxed);
+    slot.seq.store(pos + kRunSyncSoonCapacity, std::memory_order_release);
+    fn(arg);
+    ++ran;
+  }
+}
+
+bool CallbackQueue::maybe_nonempty() const noexcept {
+  return enqueue_pos_.load(std::memory_order_acquire) !=
+         dequeue_pos_.load(std::memory_order_relaxed);
+}
+
+size_t CallbackQueue::size() const noexcept {
+  return enqueue_pos_.load(std::memory_order_acquire) -
+         dequeue_pos_.load(std::memory_order_relaxed);
+}
+
+// ============================================================================================
+// Cancel-status tree
+// ============================================================================================
+
+void CancelStatus::add_child(CancelStatus* child) {
+  child->parent = this;
+  child->prev_sibling = nullptr;
+  child->next_sibling = first_child;
+  if (first_child) first_child->prev_sibling = child;
+  first_child = child;
+}
+
+void CancelStatus::remove_child(CancelStatus* child) {
+  if (child->prev_sibling)
+    child->prev_sibling->next_sibling = child->next_sibling;
+  else
+    first_child = child->next_sibling;
+  if (child->next_sibling) child->next_sibling->prev_sibling = child->prev_sibling;
+  child->prev_sibling = child->next_sibling = nullptr;
+  child->parent = nullptr;
+}
+
+void CancelStatus::add_task(TaskRec* task) {
+  task->cancel_status = this;
+  task->status_prev = nullptr;
+  task->status_next = first_task;
+  if (first_task) first_task->status_prev = task;
+  first_task = task;
+}
+
+void CancelStatus::remove_task(TaskRec* task) {
+  if (task->status_prev)
+    task->status_prev->status_next = task->status_next;
+  else
+    first_task = task->status_next;
+  if (task->status_next) task->status_next->status_prev = task->status_prev;
+  task->status_prev = task->status_next = nullptr;
+  task->cancel_status = nullptr;
+}
+
+namespace {
+bool compute_effective(const CancelStatus* node, bool cancel_called, bool shield) {
+  return cancel_called || (node->parent && !shield && node->parent->effectively_cancelled);
+}
+}  // namespace
+
+void recalculate(CancelStatus* root) {
+  // Explicit stack: 5000-deep scope nesting must not recurse (Trio's test_very_deep_...).
+  std::vector<CancelStatus*> stack{root};
+  std::vector<TaskRec*> to_deliver;
+  while (!stack.empty()) {
+    CancelStatus* node = stack.back();
+    stack.pop_back();
+    CancelScope* scope = node->scope;
+    const bool now = compute_effective(node, scope->cancel_called_value_(), scope->shield());
+    if (now == node->effectively_cancelled) continue;
+    node->effectively_cancelled = now;
+    if (now) {
+      if (!scope->reason_().set && node->parent) scope->inherit_reason_(node->parent->scope->reason_());
+      for (TaskRec* t = node->first_task; t; t = t->status_next) to_deliver.push_back(t);
+    }
+    for (CancelStatus* c = node->first_child; c; c = c->next_sibling) stack.push_back(c);
+  }
+  for (TaskRec* t : to_deliver) t->runner->attempt_delivery_of_pending_cancel(t);
+}
+
+TaskRec* current_task_for_scope() { return &lowlevel::current_task(); }
+
+// ============================================================================================
+// Runner: construction, thread-local access
+// ============================================================================================
+
+Runner::Runner(const RunOptions& options) : options_(options) {
+  if (tl_runner) throw RuntimeError("Attempted to call run() from inside a run()");
+  if (options_.choices) {
+    choices_ = options_.choices;
+  } else {
+    owned_prng_ = std::make_unique<Prng>(options_.seed ? *options_.seed : os_random_seed());
+    choices_ = owned_prng_.get();
+  }
+  if (options_.clock) {
+    clock_ = options_.clock;
+  } else {
+    uint64_t offset_seed = choices_->choose(uint64_t{1} << 62, ChoiceKind::kClockOffset);
+    owned_clock_ = std::make_unique<SystemClock>(offset_seed);
+    clock_ = owned_clock_.get();
+  }
+  if (options_.io_backend) {
+    io_ = options_.io_backend;
+  } else {
+    owned_io_ = std::make_unique<EpollBackend>();
+    io_ = owned_io_.get();
+  }
+  instruments_ = options_.instruments;
+}
+
+Runner::~Runner() {
+  if (tl_runner == this) tl_runner = previous_;
+}
+
+[[gnu::noinline]] Runner* Runner::current() noexcept { return tl_runner; }
+
+Runner& Runner::require(const char* what) {
+  Runner* r = current();
+  if (!r)
+    throw RuntimeError(std::string(what) +
+                       ": must be called from inside trio::run (no run is active on this thread)");
+  return *r;
+}
+
+// ============================================================================================
+// Instruments
+// ============================================================================================
+
+template <class Fn>
+void Runner::instruments_call(Fn&& fn) {
+  // Hooks may add or remove instruments: iterate over a snapshot.
+  std::vector<Instrument*> snapshot = instruments_;
+  for (Instrument* i : snapshot) {
+    if (std::find(instruments_.begin(), instruments_.end(), i) == instruments_.end()) continue;
+    try {
+      fn(*i);
+    } catch (...) {
+      std::fprintf(stderr, "trio: instrument %p raised an exception (%s) and was removed\n",
+                   static_cast<void*>(i), describe(std::current_exception()).c_str());
+      instruments_.erase(std::find(instruments_.begin(), instruments_.end(), i));
+    }
+  }
+}
+
+void Runner::add_instrument(Instrument* instrument) {
+  if (std::find(instruments_.begin(), instruments_.end(), instrument) == instruments_.end())
+    instruments_.push_back(instrument);
+}
+
+void Runner::remove_instrument(Instrument* instrument) {
+  auto it = std::find(instruments_.begin(), instruments_.end(), instrument);
+  if (it == instruments_.end()) throw KeyError("instrument is not installed in this run");
+  instruments_.erase(it);
+}
+
+// ============================================================================================
+// Scheduling primitives
+// ============================================================================================
+
+void Runner::push_runq(TaskRec* task) {
+  task->runq_next = nullptr;
+  if (runq_tail_)
+    runq_tail_->runq_next = task;
+  else
+    runq_head_ = task;
+  runq_tail_ = task;
+  ++runq_size_;
+}
+
+void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
+  if (task->state != TaskState::kBlocked)
+    throw RuntimeError("reschedule: task '" + task->name() +
+                       "' is not blocked in wait_task_rescheduled (rescheduled twice?)");
+  task->abort = nullptr;
+  task->custom_sleep_data = nullptr;
+  task->waiting_on = nullptr;
+  task->waiting_on_object = nullptr;
+  task->next_exception = std::move(outcome);
+  task->state = TaskState::kRunnable;
+  push_runq(task);
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
+}
+
+void Runner::yield_running(TaskRec* task) {
+  task->state = TaskState::kRunnable;
+  push_runq(task);
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
+}
+
+void Runner::task_blocked(TaskRec* task) {
+  if (task->cancel_status->effectively_cancelled) attempt_delivery_of_pending_cancel(task);
+}
+
+void Runner::attempt_delivery_of_pending_cancel(TaskRec* task) {
+  if (!task->abort || task->state != TaskState::kBlocked) return;
+  if (!task->cancel_status->effectively_cancelled) return;
+  AbortHook* hook = std::exchange(task->abort, nullptr);
+  if (hook->try_abort(*task)) reschedule(task, make_cancelled(task));
+}
+
+std::exception_ptr Runner::make_cancelled(TaskRec* task) {
+  // The reason of the innermost cancelled scope visible to the task.
+  const CancelStatus* node = task->cancel_status;
+  while (node && !node->scope->reason_().set) {
+    if (node->scope->shield()) break;
+    node = node->parent;
+  }
+  if (!node || !node->scope->reason_().set)
+    return std::make_exception_ptr(
+        CancelledAccess::make(Cancelled::Source::kUnknown, false, "", ""));
+  const CancelReason& r = node->scope->reason_();
+  return std::make_exception_ptr(
+      CancelledAccess::make(r.source, r.has_reason, r.reason, r.source_task));
+}
+
+void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
+  task->runner = this;
+  task->counter = next_counter_++;
+  task->is_system = system;
+  task->resume_point = task->root;
+  task->parent_nursery = nursery;
+  if (nursery) {
+    nursery->cancel_scope().status_().add_task(task);
+    nursery->link_child_(task);
+  }
+  ++tasks_living_;
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.task_spawned(*task); });
+  task->state = TaskState::kBlocked;  // so that reschedule accepts it
+  reschedule(task);
+}
+
+void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
+  TRIO_INVARIANT(task->innermost_child_nursery == nullptr);
+  if (task->cancel_status) task->cancel_status->remove_task(task);
+  if (task->breakers) {
+    auto lots = std::move(*task->breakers);
+    task->breakers.reset();
+    for (lowlevel::ParkingLot* lot : lots) lot->break_lot(task);
+  }
+  if (task->is_main) {
+    main_exception_ = exception;
+    exception = nullptr;
+  }
+  if (task->is_init) {
+    if (exception) internal_error_ = exception;
+  } else if (task->parent_nursery) {
+    task->parent_nursery->child_finished_(task, std::move(exception));
+  }
+  --tasks_living_;
+  task->state = TaskState::kExited;
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.task_exited(*task); });
+}
+
+void root_finished(TaskRec* task, std::exception_ptr exception) noexcept {
+  task->runner->task_exited(task, std::move(exception));
+}
+
+// ============================================================================================
+// Awaiter helpers (lowlevel.h, sleep.h)
+// ============================================================================================
+
+void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool may_cancel) {
+  task->resume_point = h;
+  ++task->schedule_points;
+  if (may_cancel) {
+    ++task->cancel_points;
+    task->in_checkpoint = true;
+  }
+  task->runner->yield_running(task);
+}
+
+bool is_effectively_cancelled(const TaskRec* task) {
+  return task->cancel_status->effectively_cancelled;
+}
+
+void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
+                   const char* waiting_on) {
+  task->resume_point = h;
+  ++task->schedule_points;
+  ++task->cancel_points;
+  task->state = TaskState::kBlocked;
+  task->abort = hook;
+  task->waiting_on = waiting_on;
+  task->runner->task_blocked(task);
+}
+
+void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bool relative,
+                   Duration delay, TimePoint deadline) {
+  Runner& r = *task->runner;
+  const TimePoint now = r.now();
+  if (relative) deadline = saturating_add(now, delay);
+  task->resume_point = h;
+  ++task->schedule_points;
+  ++task->cancel_points;
+  task->state = TaskState::kBlocked;
+  task->waiting_on = "sleep";
+  if (deadline <= now) {
+    // Trio: the sleep's own scope is cancelled at entry, so the wait ends at once; an outer
+    // cancellation still wins.
+    r.reschedule(task, task->cancel_status->effectively_cancelled ? r.make_cancelled(task)
+                                                                  : nullptr);
+    return;
+  }
+  if (deadline != kInf) task->sleep_registration = r.deadlines().add_sleep(deadline, task);
+  task->abort = hook;
+  r.task_blocked(task);
+}
+
+bool sleep_abort(TaskRec* task) noexcept {
+  if (task->sleep_registration) {
+    task->sleep_registration = 0;
+    task->runner->deadlines().remove();
+  }
+  return true;
+}
+
+void SleepForeverAwaiter::await_resume() {
+  rethrow_if_outcome(task);
+  throw RuntimeError("Should never have been rescheduled!");
+}
+
+// ============================================================================================
+// The loop
+// ============================================================================================
+
+namespace {
+
+Task<> init_main(Runner* r, const std::function<TaskRec*(Nursery&)>* spawn_main,
+                 Nursery** system_slot) {
+  co_await open_nursery([&](Nursery& system) -> Task<> {
+    *system_slot = &system;
+    co_await open_nursery([&](Nursery& main_nursery) -> Task<> {
+      (*spawn_main)(main_nursery);
+      co_return;
+    });
+    CancelReason reason;
+    reason.set = true;
+    reason.source = Cancelled::Source::kShutdown;
+    system.cancel_scope().cancel_(reason);
+  });
+  *system_slot = nullptr;
+  (void)r;
+}
+
+// Post-order list of every task under `task` (children before parents).
+void collect_tasks(TaskRec* task, std::vector<TaskRec*>& out) {
+  for (Nursery* n = task->innermost_child_nursery; n; n = n->outer_)
+    for (TaskRec* c : n->child_tasks()) collect_tasks(c, out);
+  out.push_back(task);
+}
+
+}  // namespace
+
+void mark_main_task(TaskRec* rec) { rec->is_main = true; }
+
+std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_main) {
+  if (tl_runner) throw RuntimeError("Attempted to call run() from inside a run()");
+  previous_ = tl_runner;
+  tl_runner = this;
+  std::exception_ptr loop_error;
+  try {
+    if (!instruments_.empty()) instruments_call([](Instrument& i) { i.before_run(); });
+    clock_->start_clock();
+    auto init = root_call(&init_main, this, &spawn_main, &system_nursery_);
+    init_task_ = init.rec();
+    init_task_->is_init = true;
+    init_task_->is_system = true;
+    spawn(init_task_, nullptr, true);
+    loop();
+  } catch (...) {
+    loop_error = std::current_exception();
+  }
+  if (loop_error && init_task_ && init_task_->state != TaskState::kExited) {
+    // Abandoned run (deadlock or internal error): destroy every frame, children first.
+    std::vector<TaskRec*> all;
+    collect_tasks(init_task_, all);
+    tearing_down_ = true;
+    for (TaskRec* t : all) {
+      if (t->cancel_status) t->cancel_status->remove_task(t);
+      t->root.destroy();
+    }
+  }
+  if (token_) {
+    token_->closed.store(true, std::memory_order_seq_cst);
+    while (token_->in_flight.load(std::memory_order_seq_cst) != 0) {
+    }
+    token_->queue.drain();
+    token_->io = nullptr;
+  }
+  if (!instruments_.empty()) instruments_call([](Instrument& i) { i.after_run(); });
+  tl_runner = previous_;
+  if (loop_error) std::rethrow_exception(loop_error);
+  if (internal_error_)
+    throw TrioInternalError("internal error in trio::run: " + describe(internal_error_) +
+                                " (a system task crashed?)",
+                            internal_error_);
+  return main_exception_;
+}
+
+bool Runner::process_external_events() {
+  if (!token_ || !token_->queue.maybe_nonempty()) return false;
+  return token_->queue.drain() > 0;
+}
+
+void Runner::loop() {
+  while (tasks_living_ > 0) run_one_iteration();
+}
+
+void Runner::run_one_iteration() {
+  enum class Primed { kNone, kIdle, kAutojump } primed = Primed::kNone;
+  Duration timeout;
+  if (runq_head_) {
+    timeout = Duration(0);
+  } else if (!deadlines_.empty()) {
+    timeout = clock_->deadline_to_sleep_time(deadlines_.next_deadline());
+    timeout = std::clamp(timeout, Duration(0), Duration(kMaxIoWait));
+  } else {
+    timeout = kMaxIoWait;
+  }
+  if (!idle_waiters_.empty()) {
+    if (idle_waiters_.front().cushion < timeout) {
+      timeout = idle_waiters_.front().cushion;
+      primed = Primed::kIdle;
+    }
+  } else if (!runq_head_) {
+    const Duration threshold = clock_->autojump_threshold();
+    if (threshold < timeout) {
+      timeout = threshold;
+      primed = Primed::kAutojump;
+    }
+  }
+  // Nothing can ever happen again: report instead of hanging.
+  if (!runq_head_ && primed == Primed::kNone && deadlines_.empty() && options_.detect_deadlock &&
+      !io_->may_produce_events() && !(token_ && token_->queue.maybe_nonempty())) {
+    throw DeadlockError("trio: deadlock: every task is blocked, no deadline is pending and no "
+                        "I/O or wake-up can arrive.\nTask tree:\n" +
+                        task_tree());
+  }
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.before_io_wait(timeout); });
+  bool events = false;
+  if (timeout > Duration(0) || io_->may_produce_events()) events = io_->wait_for_events(timeout);
+  if (process_external_events()) events = true;
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.after_io_wait(timeout); });
+  if (!deadlines_.empty()) {
+    if (deadlines_.expire(clock_->current_time(), *this)) primed = Primed::kNone;
+  }
+  if (primed != Primed::kNone && !runq_head_ && !events) {
+    if (primed == Primed::kIdle) {
+      const Duration cushion = idle_waiters_.front().cushion;
+      std::vector<TaskRec*> wake;
+      for (const IdleWaiter& w : idle_waiters_)
+        if (w.cushion == cushion) wake.push_back(w.task);
+      for (TaskRec* t : wake) {
+        remove_idle_waiter(t);
+        reschedule(t);
+      }
+    } else {
+      const TimePoint next = deadlines_.next_deadline();
+      if (next != kInf) clock_->autojump(next);
+    }
+  }
+  if (!runq_head_) return;
+  // Take the batch: only tasks runnable now; wake-ups during the batch wait for the next one.
+  TaskRec* head = std::exchange(runq_head_, nullptr);
+  const size_t count = std::exchange(runq_size_, 0);
+  runq_tail_ = nullptr;
+  run_batch(head, count);
+}
+
+void Runner::run_batch(TaskRec* head, size_t count) {
+  SchedulingPolicy policy = options_.scheduling;
+  bool reverse = false;
+  if (count > 1) {
+    switch (policy) {
+      case SchedulingPolicy::kCoinFlip:
+        reverse = choices_->choose(2, ChoiceKind::kBatchReverse) == 1;
+        break;
+      case SchedulingPolicy::kLifo:
+        reverse = true;
+        break;
+      case SchedulingPolicy::kFifo:
+        break;
+      case SchedulingPolicy::kShuffle: {
+        batch_.clear();
+        for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);
+        for (size_t i = batch_.size() - 1; i > 0; --i)
+          std::swap(batch_[i], batch_[choices_->choose(i + 1, ChoiceKind::kBatchShuffle)]);
+        std::vector<TaskRec*> order;
+        order.swap(batch_);
+        for (TaskRec* t : order) step(t);
+        order.clear();
+        batch_.swap(order);
+        return;
+      }
+    }
+  }
+  if (reverse) {
+    TaskRec* prev = nullptr;
+    while (head) {
+      TaskRec* next = head->runq_next;
+      head->runq_next = prev;
+      prev = head;
+      head = next;
+    }
+    head = prev;
+  }
+  while (head) {
+    TaskRec* next = head->runq_next;
+    step(head);
+    head = next;
+  }
+}
+
+void Runner::step(TaskRec* task) {
+  current_task = task;
+  task->state = TaskState::kRunning;
+  task->runq_next = nullptr;
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.before_task_step(*task); });
+  if (task->in_checkpoint) {
+    task->in_checkpoint = false;
+    if (task->cancel_status->effectively_cancelled) {
+      // Trio's checkpoint(): after the schedule point, a cancelled task blocks in
+      // wait_task_rescheduled and is rescheduled with Cancelled at once — one more step.
+      ++task->schedule_points;
+      ++task->cancel_points;
+      task->state = TaskState::kBlocked;
+      reschedule(task, make_cancelled(task));
+      if (!instruments_.empty()) [[unlikely]]
+        instruments_call([&](Instrument& i) { i.after_task_step(*task); });
+      current_task = nullptr;
+      return;
+    }
+  }
+  task->next_resume = task->resume_point;
+  while (std::coroutine_handle<> h = std::exchange(task->next_resume, nullptr)) h.resume();
+  if (task->state == TaskState::kRunning) {
+    current_task = nullptr;
+    throw RuntimeError("task '" + task->name() +
+                       "' suspended on an awaitable that is not trio's; it can never be resumed "
+                       "(only await trio::Task and trio awaitables inside trio tasks)");
+  }
+  if (!instruments_.empty()) [[unlikely]]
+    instruments_call([&](Instrument& i) { i.after_task_step(*task); });
+  current_task = nullptr;
+  if (task->state == TaskState::kExited) task->root.destroy();
+}
+
+// ============================================================================================
+// wait_all_tasks_blocked, tokens, introspection
+// ============================================================================================
+
+void Runner::add_idle_waiter(Duration cushion, TaskRec* task) {
+  IdleWaiter w{cushion, task->counter, task};
+  auto it = std::upper_bound(idle_waiters_.begin(), idle_waiters_.end(), w,
+                             [](const IdleWaiter& a, const IdleWaiter& b) {
+                               return a.cushion != b.cushion ? a.cushion < b.cushion
+                                                             : a.counter < b.counter;
+                             });
+  idle_waiters_.insert(it, w);
+}
+
+void Runner::remove_idle_waiter(TaskRec* task) {
+  auto it = std::find_if(idle_waiters_.begin(), idle_waiters_.end(),
+                         [&](const IdleWaiter& w) { return w.task == task; });
+  if (it != idle_waiters_.end()) idle_waiters_.erase(it);
+}
+
+std::shared_ptr<TokenState> Runner::token_state() {
+  if (!token_) {
+    io_->enable_wakeups();
+    token_ = std::make_shared<TokenState>();
+    token_->io = io_;
+  }
+  return token_;
+}
+
+namespace {
+void dump_task(const TaskRec* task, int depth, std::string& out) {
+  std::string indent(static_cast<size_t>(depth) * 2, ' ');
+  out += indent + "task " + task->name();
+  if (task->waiting_on) {
+    out += " — blocked on ";
+    out += task->waiting_on;
+  } else if (task->state == TaskState::kRunnable) {
+    out += " — runnable";
+  }
+  out += "\n";
+  std::vector<Nursery*> nurseries;
+  for (Nursery* n = task->innermost_child_nursery; n; n = n->outer_) nurseries.push_back(n);
+  std::reverse(nurseries.begin(), nurseries.end());
+  for (Nursery* n : nurseries) {
+    out += indent + "  nursery (" + std::to_string(n->child_count()) + " children)";
+    TimePoint d = n->cancel_scope().is_entered_() ? n->cancel_scope().deadline() : kInf;
+    if (d != kInf) out += " deadline=" + std::to_string(to_seconds(d)) + "s";
+    if (n->cancel_scope().cancel_called_value_()) out += " cancelled";
+    out += "\n";
+    for (TaskRec* c : n->child_tasks()) dump_task(c, depth + 2, out);
+  }
+}
+}  // namespace
+
+std::string Runner::task_tree() const {
+  std::string out;
+  if (init_task_) dump_task(init_task_, 1, out);
+  return out;
+}
+
+}  // namespace trio::internal
+
+// ============================================================================================
+// Task records
+// ============================================================================================
+
+std::string trio::internal::TaskRec::name() const {
+  if (explicit_name) return *explicit_name;
+  if (is_init) return "<init>";
+  if (is_main) return "main";
+  const Nursery* n = parent_nursery ? parent_nursery : eventual_parent_nursery;
+  if (n && n->parent_task() && !n->parent_task()->is_init)
+    return n->parent_task()->name() + "." + std::to_string(counter);
+  if (is_system) return "system." + std::to_string(counter);
+  return "task." + std::to_string(counter);
+}
