@@ -96,7 +96,7 @@ void EpollBackend::register_waiter(int fd, IoDirection direction, internal::Task
     slot = nullptr;
     throw;
   }
-  ++waiting_;
+  ++waiters_;
   ++(direction == IoDirection::kRead ? readers_ : writers_);
 }
 
@@ -106,7 +106,7 @@ void EpollBackend::unregister_waiter(int fd, IoDirection direction) {
   internal::TaskRec*& slot = direction == IoDirection::kRead ? s.reader : s.writer;
   if (!slot) return;
   slot = nullptr;
-  --waiting_;
+  --waiters_;
   --(direction == IoDirection::kRead ? readers_ : writers_);
   update_interest(fd);
 }

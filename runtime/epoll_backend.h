@@ -30,7 +30,7 @@ class EpollBackend final : public IoBackend {
   EpollBackend& operator=(const EpollBackend&) = delete;
 
   bool wait_for_events(Duration timeout) override;
-  bool may_produce_events() const override { return waiting_ > 0 || wakeup_fd_ >= 0; }
+  bool may_produce_events() const override { return waiters_ > 0 || wakeup_fd_ >= 0; }
   void enable_wakeups() override;
   void wake() noexcept override;
   void register_waiter(int fd, IoDirection direction, internal::TaskRec* task) override;
@@ -51,7 +51,6 @@ class EpollBackend final : public IoBackend {
   int epoll_fd_ = -1;
   int wakeup_fd_ = -1;
   std::vector<FdState> fds_;
-  size_t waiting_ = 0;
   size_t readers_ = 0;
   size_t writers_ = 0;
 };

@@ -53,6 +53,14 @@ class IoBackend {
   virtual void notify_closing(int fd) = 0;
 
   virtual IoStatistics statistics() const = 0;
+
+  // Number of registered fd waiters. The loop polls (with a zero timeout) before each batch only
+  // when this is non-zero, so runs without I/O make no syscall per batch.
+  size_t waiter_count() const { return waiters_; }
+
+ protected:
+  // Maintained by implementations: +1 per register_waiter, -1 per removal.
+  size_t waiters_ = 0;
 };
 
 }  // namespace trio

@@ -42,6 +42,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/instrument.h"
+#include "runtime/internal/runner.h"
 #include "runtime/internal/task_record.h"
 #include "runtime/io_backend.h"
 #include "runtime/task.h"
@@ -53,9 +54,7 @@ class Clock;
 class Nursery;
 
 namespace internal {
-// Out-of-line helpers of the awaiters below (runner.cc).
-void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool may_cancel);
-bool is_effectively_cancelled(const TaskRec* task);
+// Helpers of the awaiters below (internal/runner.h, runner.cc).
 void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
                    const char* waiting_on);
 inline void rethrow_if_outcome(TaskRec* task) {

@@ -312,14 +312,9 @@ void Runner::remove_instrument(Instrument* instrument) {
 // Scheduling primitives
 // ============================================================================================
 
-void Runner::push_runq(TaskRec* task) {
-  task->runq_next = nullptr;
-  if (runq_tail_)
-    runq_tail_->runq_next = task;
-  else
-    runq_head_ = task;
-  runq_tail_ = task;
-  ++runq_size_;
+
+void Runner::notify_scheduled(TaskRec* task) {
+  instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
 
 void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
@@ -337,12 +332,6 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
     instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
 
-void Runner::yield_running(TaskRec* task) {
-  task->state = TaskState::kRunnable;
-  push_runq(task);
-  if (!instruments_.empty()) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
-}
 
 void Runner::task_blocked(TaskRec* task) {
   if (task->cancel_status->effectively_cancelled) attempt_delivery_of_pending_cancel(task);
@@ -418,19 +407,7 @@ void root_finished(TaskRec* task, std::exception_ptr exception) noexcept {
 // Awaiter helpers (lowlevel.h, sleep.h)
 // ============================================================================================
 
-void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool may_cancel) {
-  task->resume_point = h;
-  ++task->schedule_points;
-  if (may_cancel) {
-    ++task->cancel_points;
-    task->in_checkpoint = true;
-  }
-  task->runner->yield_running(task);
-}
 
-bool is_effectively_cancelled(const TaskRec* task) {
-  return task->cancel_status->effectively_cancelled;
-}
 
 void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
                    const char* waiting_on) {
@@ -556,9 +533,15 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
   return main_exception_;
 }
 
-bool Runner::process_external_events() {
-  if (!token_ || !token_->queue.maybe_nonempty()) return false;
-  return token_->queue.drain() > 0;
+bool Runner::drain_external_events() {
+  if (!token_->queue.maybe_nonempty()) return false;
+  try {
+    return token_->queue.drain() > 0;
+  } catch (...) {
+    throw TrioInternalError("a run_sync_soon callback raised: " +
+                                describe(std::current_exception()),
+                            std::current_exception());
+  }
 }
 
 void Runner::loop() {
@@ -566,6 +549,19 @@ void Runner::loop() {
 }
 
 void Runner::run_one_iteration() {
+  // Fast path: something is runnable, so the I/O wait would be a zero-timeout poll, neither
+  // autojump nor wait_all_tasks_blocked can fire, and no hook needs calling. Poll only if some
+  // fd is registered; read the clock only if a deadline is pending.
+  if (runq_head_ && instruments_.empty()) [[likely]] {
+    if (io_->waiter_count() != 0) io_->wait_for_events(Duration(0));
+    process_external_events();
+    if (!deadlines_.empty()) deadlines_.expire(clock_->current_time(), *this);
+    TaskRec* head = std::exchange(runq_head_, nullptr);
+    const size_t count = std::exchange(runq_size_, 0);
+    runq_tail_ = nullptr;
+    run_batch(head, count);
+    return;
+  }
   enum class Primed { kNone, kIdle, kAutojump } primed = Primed::kNone;
   Duration timeout;
   if (runq_head_) {
@@ -598,7 +594,7 @@ void Runner::run_one_iteration() {
   if (!instruments_.empty()) [[unlikely]]
     instruments_call([&](Instrument& i) { i.before_io_wait(timeout); });
   bool events = false;
-  if (timeout > Duration(0) || io_->may_produce_events()) events = io_->wait_for_events(timeout);
+  if (timeout > Duration(0) || io_->waiter_count() != 0) events = io_->wait_for_events(timeout);
   if (process_external_events()) events = true;
   if (!instruments_.empty()) [[unlikely]]
     instruments_call([&](Instrument& i) { i.after_io_wait(timeout); });
@@ -626,6 +622,61 @@ void Runner::run_one_iteration() {
   const size_t count = std::exchange(runq_size_, 0);
   runq_tail_ = nullptr;
   run_batch(head, count);
+}
+
+// Cold paths of step(), kept out of line so the hot loop stays small.
+[[gnu::noinline]] void Runner::notify_before_step(TaskRec* task) {
+  instruments_call([&](Instrument& i) { i.before_task_step(*task); });
+}
+
+[[gnu::noinline]] void Runner::notify_after_step(TaskRec* task) {
+  instruments_call([&](Instrument& i) { i.after_task_step(*task); });
+}
+
+[[gnu::noinline]] void Runner::deliver_checkpoint_cancel(TaskRec* task) {
+  // Trio's checkpoint(): after the schedule point, a cancelled task blocks in
+  // wait_task_rescheduled and is rescheduled with Cancelled at once — one more step.
+  ++task->schedule_points;
+  ++task->cancel_points;
+  task->state = TaskState::kBlocked;
+  reschedule(task, make_cancelled(task));
+  if (!instruments_.empty()) notify_after_step(task);
+  current_task = nullptr;
+}
+
+[[gnu::noinline]] void Runner::fail_foreign_await(TaskRec* task) {
+  current_task = nullptr;
+  throw RuntimeError("task '" + task->name() +
+                     "' suspended on an awaitable that is not trio's; it can never be resumed "
+                     "(only await trio::Task and trio awaitables inside trio tasks)");
+}
+
+inline void Runner::step(TaskRec* task) {
+  current_task = task;
+  task->state = TaskState::kRunning;
+  if (!instruments_.empty()) [[unlikely]]
+    notify_before_step(task);
+  if (task->in_checkpoint) {
+    task->in_checkpoint = false;
+    if (task->cancel_status->effectively_cancelled) [[unlikely]] {
+      deliver_checkpoint_cancel(task);
+      return;
+    }
+  }
+  // The trampoline: resume the task, then whatever coroutine it handed control to, until one
+  // suspends for real (constant stack depth, see task.h).
+  std::coroutine_handle<> h = task->resume_point;
+  do {
+    h.resume();
+    h = std::exchange(task->next_resume, nullptr);
+  } while (h);
+  if (task->state == TaskState::kRunning) [[unlikely]]
+    fail_foreign_await(task);
+  if (!instruments_.empty()) [[unlikely]]
+    notify_after_step(task);
+  current_task = nullptr;
+  if (task->state == TaskState::kExited) [[unlikely]]
+    task->root.destroy();
 }
 
 void Runner::run_batch(TaskRec* head, size_t count) {
@@ -672,40 +723,6 @@ void Runner::run_batch(TaskRec* head, size_t count) {
   }
 }
 
-void Runner::step(TaskRec* task) {
-  current_task = task;
-  task->state = TaskState::kRunning;
-  task->runq_next = nullptr;
-  if (!instruments_.empty()) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.before_task_step(*task); });
-  if (task->in_checkpoint) {
-    task->in_checkpoint = false;
-    if (task->cancel_status->effectively_cancelled) {
-      // Trio's checkpoint(): after the schedule point, a cancelled task blocks in
-      // wait_task_rescheduled and is rescheduled with Cancelled at once — one more step.
-      ++task->schedule_points;
-      ++task->cancel_points;
-      task->state = TaskState::kBlocked;
-      reschedule(task, make_cancelled(task));
-      if (!instruments_.empty()) [[unlikely]]
-        instruments_call([&](Instrument& i) { i.after_task_step(*task); });
-      current_task = nullptr;
-      return;
-    }
-  }
-  task->next_resume = task->resume_point;
-  while (std::coroutine_handle<> h = std::exchange(task->next_resume, nullptr)) h.resume();
-  if (task->state == TaskState::kRunning) {
-    current_task = nullptr;
-    throw RuntimeError("task '" + task->name() +
-                       "' suspended on an awaitable that is not trio's; it can never be resumed "
-                       "(only await trio::Task and trio awaitables inside trio tasks)");
-  }
-  if (!instruments_.empty()) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.after_task_step(*task); });
-  current_task = nullptr;
-  if (task->state == TaskState::kExited) task->root.destroy();
-}
 
 // ============================================================================================
 // wait_all_tasks_blocked, tokens, introspection

@@ -1,67 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "runtime/internal/frame_allocator.h"
 
-#include <new>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TRIO_FRAME_POOL_DISABLED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TRIO_FRAME_POOL_DISABLED 1
-#endif
-#endif
-
 namespace trio::internal {
 
 namespace {
-thread_local FramePool tl_pool;
-}
-
-FramePool::~FramePool() {
-  for (size_t c = 0; c < kFrameClasses; ++c) {
-    while (FreeNode* n = free_list[c]) {
-      free_list[c] = n->next;
-      ::operator delete(n);
+// Releases the thread's cached frames at thread exit.
+struct PoolCleanup {
+  ~PoolCleanup() {
+    FramePool& pool = tl_frame_pool;
+    for (size_t c = 0; c < kFrameClasses; ++c) {
+      while (FramePool::FreeNode* n = pool.free_list[c]) {
+        pool.free_list[c] = n->next;
+        ::operator delete(n);
+      }
+      pool.cached[c] = 0;
     }
   }
-}
+};
+thread_local PoolCleanup tl_cleanup;
+}  // namespace
 
-[[gnu::noinline]] FramePool& frame_pool() { return tl_pool; }
-
-void* allocate_frame(size_t bytes) {
-  FramePool& pool = frame_pool();
-  ++pool.live;
+void* allocate_frame_slow(size_t bytes) {
 #ifndef TRIO_FRAME_POOL_DISABLED
-  if (bytes <= kMaxPooledBytes) {
-    const size_t c = (bytes + kFrameGranuleBytes - 1) / kFrameGranuleBytes - 1;
-    if (FramePool::FreeNode* n = pool.free_list[c]) {
-      pool.free_list[c] = n->next;
-      --pool.cached[c];
-      return n;
-    }
-    return ::operator new((c + 1) * kFrameGranuleBytes);
-  }
+  // Touching the cleanup object registers its destructor for this thread.
+  static_cast<void>(&tl_cleanup);
+  if (bytes <= kMaxPooledBytes) return ::operator new((frame_class(bytes) + 1) * kFrameGranuleBytes);
 #endif
   return ::operator new(bytes);
-}
-
-void free_frame(void* p, size_t bytes) noexcept {
-  FramePool& pool = frame_pool();
-  --pool.live;
-#ifndef TRIO_FRAME_POOL_DISABLED
-  if (bytes <= kMaxPooledBytes) {
-    const size_t c = (bytes + kFrameGranuleBytes - 1) / kFrameGranuleBytes - 1;
-    if (pool.cached[c] < kMaxCachedPerClass) {
-      auto* n = static_cast<FramePool::FreeNode*>(p);
-      n->next = pool.free_list[c];
-      pool.free_list[c] = n;
-      ++pool.cached[c];
-      return;
-    }
-  }
-#endif
-  (void)bytes;
-  ::operator delete(p);
 }
 
 }  // namespace trio::internal

@@ -10,6 +10,7 @@
 #define TRIO_RUNTIME_INTERNAL_RUNNER_H_
 
 #include <atomic>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -126,7 +127,12 @@ class Runner {
   // ---- scheduling ----
   void reschedule(TaskRec* task, std::exception_ptr outcome = nullptr);
   // Puts a running task back on the run queue (a schedule point without blocking).
-  void yield_running(TaskRec* task);
+  void yield_running(TaskRec* task) {
+    task->state = TaskState::kRunnable;
+    push_runq(task);
+    if (!instruments_.empty()) [[unlikely]]
+      notify_scheduled(task);
+  }
   // Called by a wait_task_rescheduled awaiter once the task is suspended and blocked.
   void task_blocked(TaskRec* task);
   void spawn(TaskRec* task, Nursery* nursery, bool system);
@@ -174,11 +180,25 @@ class Runner {
   void loop();
   void run_one_iteration();
   void step(TaskRec* task);
+  void notify_before_step(TaskRec* task);
+  void notify_after_step(TaskRec* task);
+  void deliver_checkpoint_cancel(TaskRec* task);
+  [[noreturn]] void fail_foreign_await(TaskRec* task);
   void run_batch(TaskRec* head, size_t count);
   template <class Fn>
   void instruments_call(Fn&& fn);
-  void push_runq(TaskRec* task);
-  bool process_external_events();
+  void push_runq(TaskRec* task) {
+    task->runq_next = nullptr;
+    if (runq_tail_)
+      runq_tail_->runq_next = task;
+    else
+      runq_head_ = task;
+    runq_tail_ = task;
+    ++runq_size_;
+  }
+  void notify_scheduled(TaskRec* task);
+  bool process_external_events() { return token_ && drain_external_events(); }
+  bool drain_external_events();
 
   RunOptions options_;
   std::unique_ptr<Clock> owned_clock_;
@@ -208,6 +228,22 @@ class Runner {
   std::unordered_map<const void*, std::shared_ptr<void>> run_vars_;
   Runner* previous_ = nullptr;
 };
+
+// ---- awaiter fast paths (declared in lowlevel.h) ----
+
+inline void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool may_cancel) {
+  task->resume_point = h;
+  ++task->schedule_points;
+  if (may_cancel) {
+    ++task->cancel_points;
+    task->in_checkpoint = true;
+  }
+  task->runner->yield_running(task);
+}
+
+inline bool is_effectively_cancelled(const TaskRec* task) {
+  return task->cancel_status->effectively_cancelled;
+}
 
 }  // namespace internal
 }  // namespace trio
