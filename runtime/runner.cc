@@ -41,36 +41,71 @@ thread_local Runner* tl_runner = nullptr;
 // ============================================================================================
 
 namespace {
-struct EntryGreater {
-  bool operator()(const Deadlines::Entry& a, const Deadlines::Entry& b) const {
-    if (a.deadline_ns != b.deadline_ns) return a.deadline_ns > b.deadline_ns;
-    return a.registration > b.registration;
-  }
-};
+inline bool earlier(const Deadlines::Entry& a, const Deadlines::Entry& b) {
+  return a.deadline_ns != b.deadline_ns ? a.deadline_ns < b.deadline_ns
+                                        : a.registration < b.registration;
+}
 }  // namespace
+
+void Deadlines::sift_up(size_t i) {
+  Entry e = heap_[i];
+  while (i > 0) {
+    const size_t parent = (i - 1) / kArity;
+    if (!earlier(e, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+void Deadlines::sift_down(size_t i) {
+  const size_t n = heap_.size();
+  Entry e = heap_[i];
+  for (;;) {
+    const size_t first = i * kArity + 1;
+    if (first >= n) break;
+    size_t best = first;
+    const size_t last = std::min(first + kArity, n);
+    for (size_t c = first + 1; c < last; ++c)
+      if (earlier(heap_[c], heap_[best])) best = c;
+    if (!earlier(heap_[best], e)) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = e;
+}
+
+void Deadlines::pop_top() {
+  heap_.front() = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0);
+}
 
 void Deadlines::push(Entry e) {
   heap_.push_back(e);
-  std::push_heap(heap_.begin(), heap_.end(), EntryGreater{});
+  sift_up(heap_.size() - 1);
   ++live_;
   if (heap_.size() > 2 * live_ + kDeadlinePruneSlack) prune();
 }
 
 uint64_t Deadlines::add_scope(TimePoint deadline, CancelScope* scope) {
   const uint64_t reg = next_registration_++;
-  push(Entry{deadline.time_since_epoch().count(), reg, scope, false});
+  push(Entry{deadline.time_since_epoch().count(), reg, reinterpret_cast<uintptr_t>(scope)});
   return reg;
 }
 
 uint64_t Deadlines::add_sleep(TimePoint deadline, TaskRec* task) {
   const uint64_t reg = next_registration_++;
-  push(Entry{deadline.time_since_epoch().count(), reg, task, true});
+  push(Entry{deadline.time_since_epoch().count(), reg,
+             reinterpret_cast<uintptr_t>(task) | kSleepTag});
   return reg;
 }
 
 bool Deadlines::valid(const Entry& e) const {
-  if (e.is_sleep) return static_cast<TaskRec*>(e.target)->sleep_registration == e.registration;
-  return static_cast<CancelScope*>(e.target)->deadline_registration_ == e.registration;
+  if (e.target & kSleepTag)
+    return reinterpret_cast<TaskRec*>(e.target & ~kSleepTag)->sleep_registration ==
+           e.registration;
+  return reinterpret_cast<CancelScope*>(e.target)->deadline_registration_ == e.registration;
 }
 
 void Deadlines::prune() {
@@ -79,14 +114,13 @@ void Deadlines::prune() {
   for (const Entry& e : heap_)
     if (valid(e)) kept.push_back(e);
   heap_ = std::move(kept);
-  std::make_heap(heap_.begin(), heap_.end(), EntryGreater{});
+  for (size_t i = heap_.size(); i-- > 0;) sift_down(i);
 }
 
 TimePoint Deadlines::next_deadline() {
   while (!heap_.empty()) {
     if (valid(heap_.front())) return time_point_from_ns(heap_.front().deadline_ns);
-    std::pop_heap(heap_.begin(), heap_.end(), EntryGreater{});
-    heap_.pop_back();
+    pop_top();
   }
   return kInf;
 }
@@ -96,17 +130,16 @@ bool Deadlines::expire(TimePoint now, Runner& runner) {
   bool any = false;
   while (!heap_.empty() && heap_.front().deadline_ns <= now_ns) {
     Entry e = heap_.front();
-    std::pop_heap(heap_.begin(), heap_.end(), EntryGreater{});
-    heap_.pop_back();
+    pop_top();
     if (!valid(e)) continue;
     any = true;
-    if (e.is_sleep) {
-      auto* task = static_cast<TaskRec*>(e.target);
+    if (e.target & kSleepTag) {
+      auto* task = reinterpret_cast<TaskRec*>(e.target & ~kSleepTag);
       task->sleep_registration = 0;
       --live_;
       runner.reschedule(task);
     } else {
-      static_cast<CancelScope*>(e.target)->expire_deadline_();  // unregisters itself
+      reinterpret_cast<CancelScope*>(e.target)->expire_deadline_();  // unregisters itself
     }
   }
   return any;

@@ -49,9 +49,11 @@ class Deadlines {
   struct Entry {
     int64_t deadline_ns;
     uint64_t registration;  // validates the entry against the target's current registration
-    void* target;           // CancelScope* or TaskRec*
-    bool is_sleep;
+    uintptr_t target;       // CancelScope* or (TaskRec* | kSleepTag)
   };
+  static constexpr uintptr_t kSleepTag = 1;
+  // A 4-ary heap: half the depth of a binary heap, so fewer cache misses with many sleepers.
+  static constexpr size_t kArity = 4;
   uint64_t add_scope(TimePoint deadline, CancelScope* scope);
   uint64_t add_sleep(TimePoint deadline, TaskRec* task);
   void remove() { --live_; }  // the caller invalidated its registration
@@ -65,6 +67,9 @@ class Deadlines {
  private:
   bool valid(const Entry& e) const;
   void push(Entry e);
+  void pop_top();
+  void sift_up(size_t i);
+  void sift_down(size_t i);
   void prune();
   std::vector<Entry> heap_;
   size_t live_ = 0;
