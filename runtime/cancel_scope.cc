@@ -22,18 +22,13 @@ CancelScope::CancelScope(CancelScope&& other)
 }
 
 CancelScope::~CancelScope() {
-  if (deadline_registration_ && runner_) {
-    runner_->deadlines().remove();
-    deadline_registration_ = 0;
-  }
+  if (deadline_registration_ && runner_)
+    runner_->deadlines().remove(std::exchange(deadline_registration_, 0));
 }
 
 void CancelScope::update_registration() {
   if (!runner_) return;
-  if (deadline_registration_) {
-    runner_->deadlines().remove();
-    deadline_registration_ = 0;
-  }
+  if (deadline_registration_) runner_->deadlines().remove(std::exchange(deadline_registration_, 0));
   if (is_entered_() && !cancel_called_ && deadline_ != kInf)
     deadline_registration_ = runner_->deadlines().add_scope(deadline_, this);
 }
@@ -115,10 +110,7 @@ void CancelScope::cancel_(CancelReason reason) {
 }
 
 void CancelScope::expire_deadline_() {
-  if (deadline_registration_) {
-    runner_->deadlines().remove();
-    deadline_registration_ = 0;
-  }
+  if (deadline_registration_) runner_->deadlines().remove(std::exchange(deadline_registration_, 0));
   CancelReason r;
   r.set = true;
   r.source = Cancelled::Source::kDeadline;

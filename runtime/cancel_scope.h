@@ -118,7 +118,7 @@ class CancelScope {
   bool cancel_called_value_() const { return cancel_called_; }
   TimePoint deadline_unchecked_() const { return deadline_; }
   bool is_entered_() const { return entered_ && !exited_; }
-  uint64_t deadline_registration_ = 0;
+  uint32_t deadline_registration_ = 0;  // handle in the run's deadline table (0 = none)
 
  private:
   void set_relative_deadline_ns(Duration timeout);
@@ -152,8 +152,8 @@ auto invoke_body(Body& body, CancelScope& scope) {
 }
 
 template <class Body>
-using ScopeBodyResult = typename decltype(invoke_body(std::declval<Body&>(),
-                                                      std::declval<CancelScope&>()))::value_type;
+using ScopeBodyResult =
+    typename decltype(invoke_body(std::declval<Body&>(), std::declval<CancelScope&>()))::value_type;
 
 template <class Body>
 constexpr void check_body() {
@@ -200,8 +200,8 @@ auto CancelScope::enter(Body body) {
 
 namespace internal {
 template <class T, class Body>
-Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> move_on_impl(
-    CancelScope scope, Body body) {
+Task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> move_on_impl(CancelScope scope,
+                                                                                 Body body) {
   if constexpr (std::is_void_v<T>) {
     co_await scope.enter(body);
     co_return scope.cancelled_caught();
@@ -247,8 +247,7 @@ auto move_on_at(TimePoint deadline, Body body) {
 template <class Body>
 auto move_on_at(TimePoint deadline, ShieldTag, Body body) {
   internal::check_body<Body>();
-  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline, true),
-                                                                 body);
+  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline, true), body);
 }
 
 // Runs `body` with a deadline `timeout` after entry; if the scope caught a cancellation, throws

@@ -161,9 +161,9 @@ class KeyError : public LookupError {
   using LookupError::LookupError;
 };
 
-#define TRIO_DEFINE_ERROR_(Name, Base, default_message)                         \
-  class Name : public Base {                                                   \
-   public:                                                                     \
+#define TRIO_DEFINE_ERROR_(Name, Base, default_message)                            \
+  class Name : public Base {                                                       \
+   public:                                                                         \
     explicit Name(const std::string& message = default_message) : Base(message) {} \
   }
 

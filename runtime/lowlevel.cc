@@ -18,9 +18,7 @@ TimePoint current_time() { return Runner::require("trio::current_time").now(); }
 
 namespace lowlevel {
 
-std::exception_ptr RaiseCancel::operator()() const {
-  return task_->runner->make_cancelled(task_);
-}
+std::exception_ptr RaiseCancel::operator()() const { return task_->runner->make_cancelled(task_); }
 
 void reschedule(TaskRecord& task, std::exception_ptr exception) {
   if (!task.runner) throw RuntimeError("reschedule: task is not part of a run");

@@ -65,7 +65,7 @@ inline void rethrow_if_outcome(TaskRec* task) {
 // ---- checkpoints -------------------------------------------------------------------------
 
 namespace internal {
-struct CheckpointAwaiter {
+struct [[nodiscard]] CheckpointAwaiter {
   TaskRec* task = nullptr;
   bool may_cancel;
   bool await_ready() const noexcept { return false; }
@@ -77,7 +77,7 @@ struct CheckpointAwaiter {
   void await_resume() { rethrow_if_outcome(task); }
 };
 
-struct CheckpointIfCancelledAwaiter {
+struct [[nodiscard]] CheckpointIfCancelledAwaiter {
   TaskRec* task = nullptr;
   bool await_ready() const noexcept { return false; }
   template <TrioPromise P>
@@ -129,7 +129,7 @@ class RaiseCancel {
 
 namespace detail {
 template <class F>
-struct WaitAwaiter final : internal::AbortHook {
+struct [[nodiscard]] WaitAwaiter final : internal::AbortHook {
   F abort_fn;
   const char* waiting_on;
   internal::TaskRec* task = nullptr;
@@ -380,7 +380,7 @@ TrioToken current_trio_token();
 // ---- file-descriptor readiness ------------------------------------------------------------
 
 namespace detail {
-struct FdWaitAwaiter final : internal::AbortHook {
+struct [[nodiscard]] FdWaitAwaiter final : internal::AbortHook {
   int fd;
   IoDirection direction;
   internal::TaskRec* task = nullptr;

@@ -99,8 +99,7 @@ void Nursery::exit_suspend(TaskRec* task, std::coroutine_handle<> h, internal::A
 }
 
 std::exception_ptr Nursery::finish_() {
-  if (parent_->innermost_child_nursery != this)
-    throw RuntimeError("Nursery misnesting detected!");
+  if (parent_->innermost_child_nursery != this) throw RuntimeError("Nursery misnesting detected!");
   parent_->innermost_child_nursery = outer_;
   std::exception_ptr group;
   if (!pending_.empty())

@@ -83,9 +83,7 @@ void complete_start(StartStateBase* state);
 template <class T>
 class TaskStatus {
  public:
-  void started(T value)
-    requires(!std::is_void_v<T>)
-  {
+  void started(T value) requires(!std::is_void_v<T>) {
     check_twice();
     if (!state_) return;
     state_->value.emplace(std::move(value));
@@ -294,8 +292,8 @@ Task<T> Nursery::start_impl(std::optional<std::string> name, F fn, Args... args)
   try {
     co_await open_nursery([&](Nursery& old) -> Task<> {
       state.old_nursery = &old;
-      auto root = internal::root_call_with_status(TaskStatus<T>(&state), std::move(fn),
-                                                  std::move(args)...);
+      auto root =
+          internal::root_call_with_status(TaskStatus<T>(&state), std::move(fn), std::move(args)...);
       root.rec()->eventual_parent_nursery = this;
       old.spawn_child(root.rec(), name ? &*name : nullptr);
       co_return;
@@ -324,8 +322,8 @@ TaskRecord& spawn_system_task(F&& fn, Args&&... args) {
   Nursery& system = detail::system_nursery_for_spawn();
   using Fn = std::decay_t<F>;
   internal::check_task_function<Fn, std::decay_t<Args>...>();
-  auto root = internal::root_call(Fn(std::forward<F>(fn)),
-                                  std::decay_t<Args>(std::forward<Args>(args))...);
+  auto root =
+      internal::root_call(Fn(std::forward<F>(fn)), std::decay_t<Args>(std::forward<Args>(args))...);
   system.spawn_child(root.rec(), nullptr, true);
   return *root.rec();
 }
@@ -334,8 +332,8 @@ TaskRecord& spawn_system_task(TaskName name, F&& fn, Args&&... args) {
   Nursery& system = detail::system_nursery_for_spawn();
   using Fn = std::decay_t<F>;
   internal::check_task_function<Fn, std::decay_t<Args>...>();
-  auto root = internal::root_call(Fn(std::forward<F>(fn)),
-                                  std::decay_t<Args>(std::forward<Args>(args))...);
+  auto root =
+      internal::root_call(Fn(std::forward<F>(fn)), std::decay_t<Args>(std::forward<Args>(args))...);
   system.spawn_child(root.rec(), &name.name, true);
   return *root.rec();
 }

@@ -30,8 +30,8 @@ thread_local Runner* tl_runner = nullptr;
   std::fprintf(stderr, "trio: internal invariant violated: %s\n", what);
   std::abort();
 }
-#define TRIO_INVARIANT(cond) \
-  do {                       \
+#define TRIO_INVARIANT(cond)              \
+  do {                                    \
     if (!(cond)) invariant_failed(#cond); \
   } while (0)
 }  // namespace
@@ -88,24 +88,27 @@ void Deadlines::push(Entry e) {
   if (heap_.size() > 2 * live_ + kDeadlinePruneSlack) prune();
 }
 
-uint64_t Deadlines::add_scope(TimePoint deadline, CancelScope* scope) {
+uint32_t Deadlines::add(TimePoint deadline, uintptr_t target) {
+  uint32_t slot;
+  if (free_slot_ != kNoSlot) {
+    slot = free_slot_;
+    free_slot_ = slots_[slot].next_free;
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back({});
+  }
   const uint64_t reg = next_registration_++;
-  push(Entry{deadline.time_since_epoch().count(), reg, reinterpret_cast<uintptr_t>(scope)});
-  return reg;
+  slots_[slot] = Slot{reg, target, kNoSlot};
+  push(Entry{deadline.time_since_epoch().count(), reg, slot});
+  return slot + 1;
 }
 
-uint64_t Deadlines::add_sleep(TimePoint deadline, TaskRec* task) {
-  const uint64_t reg = next_registration_++;
-  push(Entry{deadline.time_since_epoch().count(), reg,
-             reinterpret_cast<uintptr_t>(task) | kSleepTag});
-  return reg;
-}
-
-bool Deadlines::valid(const Entry& e) const {
-  if (e.target & kSleepTag)
-    return reinterpret_cast<TaskRec*>(e.target & ~kSleepTag)->sleep_registration ==
-           e.registration;
-  return reinterpret_cast<CancelScope*>(e.target)->deadline_registration_ == e.registration;
+void Deadlines::remove(uint32_t handle) {
+  const uint32_t slot = handle - 1;
+  slots_[slot].registration = 0;
+  slots_[slot].next_free = free_slot_;
+  free_slot_ = slot;
+  --live_;
 }
 
 void Deadlines::prune() {
@@ -133,13 +136,16 @@ bool Deadlines::expire(TimePoint now, Runner& runner) {
     pop_top();
     if (!valid(e)) continue;
     any = true;
-    if (e.target & kSleepTag) {
-      auto* task = reinterpret_cast<TaskRec*>(e.target & ~kSleepTag);
+    const uintptr_t target = slots_[e.slot].target;
+    remove(e.slot + 1);
+    if (target & kSleepTag) {
+      auto* task = reinterpret_cast<TaskRec*>(target & ~kSleepTag);
       task->sleep_registration = 0;
-      --live_;
       runner.reschedule(task);
     } else {
-      reinterpret_cast<CancelScope*>(e.target)->expire_deadline_();  // unregisters itself
+      auto* scope = reinterpret_cast<CancelScope*>(target);
+      scope->deadline_registration_ = 0;
+      scope->expire_deadline_();
     }
   }
   return any;
@@ -258,7 +264,8 @@ void recalculate(CancelStatus* root) {
     if (now == node->effectively_cancelled) continue;
     node->effectively_cancelled = now;
     if (now) {
-      if (!scope->reason_().set && node->parent) scope->inherit_reason_(node->parent->scope->reason_());
+      if (!scope->reason_().set && node->parent)
+        scope->inherit_reason_(node->parent->scope->reason_());
       for (TaskRec* t = node->first_task; t; t = t->status_next) to_deliver.push_back(t);
     }
     for (CancelStatus* c = node->first_child; c; c = c->next_sibling) stack.push_back(c);
@@ -345,7 +352,6 @@ void Runner::remove_instrument(Instrument* instrument) {
 // Scheduling primitives
 // ============================================================================================
 
-
 void Runner::notify_scheduled(TaskRec* task) {
   instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
@@ -364,7 +370,6 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
   if (!instruments_.empty()) [[unlikely]]
     instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
-
 
 void Runner::task_blocked(TaskRec* task) {
   if (task->cancel_status->effectively_cancelled) attempt_delivery_of_pending_cancel(task);
@@ -440,8 +445,6 @@ void root_finished(TaskRec* task, std::exception_ptr exception) noexcept {
 // Awaiter helpers (lowlevel.h, sleep.h)
 // ============================================================================================
 
-
-
 void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
                    const char* waiting_on) {
   task->resume_point = h;
@@ -466,8 +469,8 @@ void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bo
   if (deadline <= now) {
     // Trio: the sleep's own scope is cancelled at entry, so the wait ends at once; an outer
     // cancellation still wins.
-    r.reschedule(task, task->cancel_status->effectively_cancelled ? r.make_cancelled(task)
-                                                                  : nullptr);
+    r.reschedule(task,
+                 task->cancel_status->effectively_cancelled ? r.make_cancelled(task) : nullptr);
     return;
   }
   if (deadline != kInf) task->sleep_registration = r.deadlines().add_sleep(deadline, task);
@@ -477,8 +480,7 @@ void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bo
 
 bool sleep_abort(TaskRec* task) noexcept {
   if (task->sleep_registration) {
-    task->sleep_registration = 0;
-    task->runner->deadlines().remove();
+    task->runner->deadlines().remove(std::exchange(task->sleep_registration, 0));
   }
   return true;
 }
@@ -560,9 +562,9 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
   tl_runner = previous_;
   if (loop_error) std::rethrow_exception(loop_error);
   if (internal_error_)
-    throw TrioInternalError("internal error in trio::run: " + describe(internal_error_) +
-                                " (a system task crashed?)",
-                            internal_error_);
+    throw TrioInternalError(
+        "internal error in trio::run: " + describe(internal_error_) + " (a system task crashed?)",
+        internal_error_);
   return main_exception_;
 }
 
@@ -571,9 +573,9 @@ bool Runner::drain_external_events() {
   try {
     return token_->queue.drain() > 0;
   } catch (...) {
-    throw TrioInternalError("a run_sync_soon callback raised: " +
-                                describe(std::current_exception()),
-                            std::current_exception());
+    throw TrioInternalError(
+        "a run_sync_soon callback raised: " + describe(std::current_exception()),
+        std::current_exception());
   }
 }
 
@@ -620,9 +622,10 @@ void Runner::run_one_iteration() {
   // Nothing can ever happen again: report instead of hanging.
   if (!runq_head_ && primed == Primed::kNone && deadlines_.empty() && options_.detect_deadlock &&
       !io_->may_produce_events() && !(token_ && token_->queue.maybe_nonempty())) {
-    throw DeadlockError("trio: deadlock: every task is blocked, no deadline is pending and no "
-                        "I/O or wake-up can arrive.\nTask tree:\n" +
-                        task_tree());
+    throw DeadlockError(
+        "trio: deadlock: every task is blocked, no deadline is pending and no "
+        "I/O or wake-up can arrive.\nTask tree:\n" +
+        task_tree());
   }
   if (!instruments_.empty()) [[unlikely]]
     instruments_call([&](Instrument& i) { i.before_io_wait(timeout); });
@@ -756,18 +759,16 @@ void Runner::run_batch(TaskRec* head, size_t count) {
   }
 }
 
-
 // ============================================================================================
 // wait_all_tasks_blocked, tokens, introspection
 // ============================================================================================
 
 void Runner::add_idle_waiter(Duration cushion, TaskRec* task) {
   IdleWaiter w{cushion, task->counter, task};
-  auto it = std::upper_bound(idle_waiters_.begin(), idle_waiters_.end(), w,
-                             [](const IdleWaiter& a, const IdleWaiter& b) {
-                               return a.cushion != b.cushion ? a.cushion < b.cushion
-                                                             : a.counter < b.counter;
-                             });
+  auto it = std::upper_bound(
+      idle_waiters_.begin(), idle_waiters_.end(), w, [](const IdleWaiter& a, const IdleWaiter& b) {
+        return a.cushion != b.cushion ? a.cushion < b.cushion : a.counter < b.counter;
+      });
   idle_waiters_.insert(it, w);
 }
 

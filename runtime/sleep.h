@@ -34,7 +34,7 @@ void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bo
                    Duration delay, TimePoint deadline);
 bool sleep_abort(TaskRec* task) noexcept;
 
-struct SleepAwaiter final : AbortHook {
+struct [[nodiscard]] SleepAwaiter final : AbortHook {
   bool relative;
   Duration delay;
   TimePoint deadline;
@@ -53,7 +53,7 @@ struct SleepAwaiter final : AbortHook {
   bool try_abort(TaskRec& t) override { return sleep_abort(&t); }
 };
 
-struct SleepForeverAwaiter final : AbortHook {
+struct [[nodiscard]] SleepForeverAwaiter final : AbortHook {
   TaskRec* task = nullptr;
   bool await_ready() const noexcept { return false; }
   template <TrioPromise P>

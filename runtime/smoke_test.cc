@@ -16,8 +16,8 @@ TEST(Smoke, NurseryTimeoutAndStart) {
       co_return;
     });
     EXPECT_EQ(trio::current_time(), trio::time_point_from_ns(1000000000));
-    bool moved = co_await trio::move_on_after(
-        5s, [&]() -> trio::Task<> { co_await trio::sleep_forever(); });
+    bool moved =
+        co_await trio::move_on_after(5s, [&]() -> trio::Task<> { co_await trio::sleep_forever(); });
     EXPECT_TRUE(moved);
     co_return 7;
   });

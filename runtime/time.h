@@ -105,20 +105,19 @@ Duration to_duration(std::chrono::duration<Rep, Period> d, const char* what,
     if (secs < 0 && !allow_negative) throw ValueError(std::string(what) + " must be non-negative");
     const long double ns = std::ceil(secs * 1e9L);
     if (ns >= static_cast<long double>(std::numeric_limits<int64_t>::max())) return kInfDuration;
-    if (ns <= static_cast<long double>(std::numeric_limits<int64_t>::min()))
-      return Duration::min();
+    if (ns <= static_cast<long double>(std::numeric_limits<int64_t>::min())) return Duration::min();
     return Duration(static_cast<int64_t>(ns));
   } else {
     if (d.count() < 0 && !allow_negative)
       throw ValueError(std::string(what) + " must be non-negative");
     // Integer durations: convert with saturation (e.g. hours::max()).
     using Wide = std::chrono::duration<long double, Period>;
-    const long double ns = std::chrono::duration_cast<std::chrono::duration<long double, std::nano>>(
-                               Wide(static_cast<long double>(d.count())))
-                               .count();
+    const long double ns =
+        std::chrono::duration_cast<std::chrono::duration<long double, std::nano>>(
+            Wide(static_cast<long double>(d.count())))
+            .count();
     if (ns >= static_cast<long double>(std::numeric_limits<int64_t>::max())) return kInfDuration;
-    if (ns <= static_cast<long double>(std::numeric_limits<int64_t>::min()))
-      return Duration::min();
+    if (ns <= static_cast<long double>(std::numeric_limits<int64_t>::min())) return Duration::min();
     return std::chrono::duration_cast<Duration>(d);
   }
 }

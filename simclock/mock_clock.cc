@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "simclock/mock_clock.h"
 
-#include <cmath>
 #include <time.h>
+
+#include <cmath>
 
 #include "runtime/errors.h"
 

@@ -37,7 +37,8 @@ struct CancelStatus {
   CancelStatus* next_sibling = nullptr;
   // Tasks whose current status is this node (linked through TaskRec::status_prev/next).
   TaskRec* first_task = nullptr;
-  // Invariant: == scope->cancel_called || (parent && !scope->shield && parent->effectively_cancelled)
+  // Invariant: == scope->cancel_called || (parent && !scope->shield &&
+  // parent->effectively_cancelled)
   bool effectively_cancelled = false;
 
   void add_child(CancelStatus* child);

@@ -24,7 +24,8 @@ void* allocate_frame_slow(size_t bytes) {
 #ifndef TRIO_FRAME_POOL_DISABLED
   // Touching the cleanup object registers its destructor for this thread.
   static_cast<void>(&tl_cleanup);
-  if (bytes <= kMaxPooledBytes) return ::operator new((frame_class(bytes) + 1) * kFrameGranuleBytes);
+  if (bytes <= kMaxPooledBytes)
+    return ::operator new((frame_class(bytes) + 1) * kFrameGranuleBytes);
 #endif
   return ::operator new(bytes);
 }

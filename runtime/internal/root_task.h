@@ -74,8 +74,8 @@ RootPromise::Handle root_call(F fn, Args... args) {
 
 // The root of the main task: stores the value in *out.
 template <class T, class F, class... Args>
-RootPromise::Handle root_call_main(std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* out,
-                                   F fn, Args... args) {
+RootPromise::Handle root_call_main(
+    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>* out, F fn, Args... args) {
   if constexpr (std::is_void_v<T>) {
     co_await std::invoke(fn, std::move(args)...);
     out->emplace(true);

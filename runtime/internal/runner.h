@@ -46,17 +46,26 @@ inline constexpr size_t kRunSyncSoonCapacity = 1 << 14;
 // run in one batch, whose order is the scheduler's choice.
 class Deadlines {
  public:
+  // Entries never point at their target: they name a slot of this table, and the slot holds
+  // the target and the registration it belongs to. A stale entry (its target unregistered,
+  // perhaps destroyed) is recognized by a registration mismatch without touching the target.
   struct Entry {
     int64_t deadline_ns;
-    uint64_t registration;  // validates the entry against the target's current registration
-    uintptr_t target;       // CancelScope* or (TaskRec* | kSleepTag)
+    uint64_t registration;  // ties break by registration order
+    uint32_t slot;
   };
   static constexpr uintptr_t kSleepTag = 1;
   // A 4-ary heap: half the depth of a binary heap, so fewer cache misses with many sleepers.
   static constexpr size_t kArity = 4;
-  uint64_t add_scope(TimePoint deadline, CancelScope* scope);
-  uint64_t add_sleep(TimePoint deadline, TaskRec* task);
-  void remove() { --live_; }  // the caller invalidated its registration
+
+  // Registers a deadline; returns a handle (never 0) for remove().
+  uint32_t add_scope(TimePoint deadline, CancelScope* scope) {
+    return add(deadline, reinterpret_cast<uintptr_t>(scope));
+  }
+  uint32_t add_sleep(TimePoint deadline, TaskRec* task) {
+    return add(deadline, reinterpret_cast<uintptr_t>(task) | kSleepTag);
+  }
+  void remove(uint32_t handle);
   bool empty() const { return live_ == 0; }
   size_t live() const { return live_; }
   // Earliest live deadline, kInf if none.
@@ -65,13 +74,22 @@ class Deadlines {
   bool expire(TimePoint now, Runner& runner);
 
  private:
-  bool valid(const Entry& e) const;
+  struct Slot {
+    uint64_t registration;  // 0 = free
+    uintptr_t target;
+    uint32_t next_free;
+  };
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t add(TimePoint deadline, uintptr_t target);
+  bool valid(const Entry& e) const { return slots_[e.slot].registration == e.registration; }
   void push(Entry e);
   void pop_top();
   void sift_up(size_t i);
   void sift_down(size_t i);
   void prune();
   std::vector<Entry> heap_;
+  std::vector<Slot> slots_;
+  uint32_t free_slot_ = kNoSlot;
   size_t live_ = 0;
   uint64_t next_registration_ = 1;
 };

@@ -79,13 +79,13 @@ struct TaskRec {
   // "Event.wait", "Lock.acquire", "nursery exit", ...), and the object if any.
   const char* waiting_on = nullptr;
   const void* waiting_on_object = nullptr;
-  // Validates deadline-heap entries of a sleeping task (see Runner::Deadlines).
-  uint64_t sleep_registration = 0;
+  // Handle of a sleeping task's entry in the run's deadline table (0 = none).
+  uint32_t sleep_registration = 0;
 
   // ---- identity and counters ----
-  uint64_t counter = 0;          // spawn order within the run (0 = init task)
-  uint64_t cancel_points = 0;    // checkpoints that could raise Cancelled
-  uint64_t schedule_points = 0;  // yields to the scheduler
+  uint64_t counter = 0;                        // spawn order within the run (0 = init task)
+  uint64_t cancel_points = 0;                  // checkpoints that could raise Cancelled
+  uint64_t schedule_points = 0;                // yields to the scheduler
   std::unique_ptr<std::string> explicit_name;  // set when the spawner named the task
   std::unique_ptr<std::vector<lowlevel::ParkingLot*>> breakers;
   TaskState state = TaskState::kRunnable;
