@@ -127,7 +127,7 @@ void BM_MemoryPerBlockedTask(benchmark::State& state) {
   }
   state.counters["task_record_bytes"] = sizeof(trio::lowlevel::TaskRecord);
   state.counters["root_frame_overhead_bytes"] =
-      sizeof(trio::lowlevel::TaskRecord) + sizeof(trio::internal::PromiseBase);
+      sizeof(trio::lowlevel::TaskRecord) + sizeof(trio::internal::PromiseCore);
 }
 BENCHMARK(BM_MemoryPerBlockedTask)->Iterations(1);
 

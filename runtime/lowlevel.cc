@@ -44,7 +44,7 @@ bool in_trio_task() {
 
 std::string task_name(const TaskRecord& task) { return task.name(); }
 Nursery* parent_nursery(const TaskRecord& task) { return task.parent_nursery; }
-Nursery* eventual_parent_nursery(const TaskRecord& task) { return task.eventual_parent_nursery; }
+Nursery* eventual_parent_nursery(const TaskRecord& task) { return task.eventual_parent_nursery(); }
 std::vector<Nursery*> child_nurseries(const TaskRecord& task) {
   std::vector<Nursery*> out;
   for (Nursery* n = task.innermost_child_nursery; n; n = n->outer_) out.push_back(n);
@@ -140,7 +140,6 @@ Task<> ParkingLot::park(const char* what) {
                                    : broken_by_.back()->name()));
   TaskRecord* task = &current_task();
   link_(task);
-  task->waiting_on_object = this;
   co_await wait_task_rescheduled(
       [task](RaiseCancel) {
         static_cast<ParkingLot*>(task->custom_sleep_data)->unlink_(task);
@@ -189,15 +188,15 @@ void ParkingLot::break_lot(TaskRecord* task) {
 void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.state == internal::TaskState::kExited)
     throw BrokenResourceError("Attempted to add already exited task as lot breaker.");
-  if (!task.breakers) task.breakers = std::make_unique<std::vector<ParkingLot*>>();
-  task.breakers->push_back(&lot);
+  task.extras_().breakers.push_back(&lot);
 }
 
 void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
-  if (task.breakers) {
-    auto it = std::find(task.breakers->begin(), task.breakers->end(), &lot);
-    if (it != task.breakers->end()) {
-      task.breakers->erase(it);
+  if (task.extras) {
+    auto& lots = task.extras->breakers;
+    auto it = std::find(lots.begin(), lots.end(), &lot);
+    if (it != lots.end()) {
+      lots.erase(it);
       return;
     }
   }

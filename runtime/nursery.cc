@@ -24,7 +24,7 @@ void Nursery::check_open() const {
 }
 
 void Nursery::spawn_child(TaskRec* rec, const std::string* name, bool system) {
-  if (name) rec->explicit_name = std::make_unique<std::string>(*name);
+  if (name && !name->empty()) rec->extras_().name = *name;
   runner_->spawn(rec, this, system);
 }
 
@@ -92,7 +92,6 @@ void Nursery::exit_suspend(TaskRec* task, std::coroutine_handle<> h, internal::A
   if (!closed_) {
     parent_waiting_ = task;
     internal::block_suspend(task, h, hook, "nursery exit (waiting for children)");
-    task->waiting_on_object = this;
   } else {
     internal::checkpoint_suspend(task, h, false);
   }
@@ -133,7 +132,7 @@ void complete_start(StartStateBase* state) {
   for (TaskRec* t : children) {
     target->link_child_(t);
     t->parent_nursery = target;
-    t->eventual_parent_nursery = nullptr;
+    if (t->extras) t->extras->eventual_parent_nursery = nullptr;
   }
   for (CancelStatus* c : statuses) {
     target_status.add_child(c);

@@ -294,7 +294,7 @@ Task<T> Nursery::start_impl(std::optional<std::string> name, F fn, Args... args)
       state.old_nursery = &old;
       auto root =
           internal::root_call_with_status(TaskStatus<T>(&state), std::move(fn), std::move(args)...);
-      root.rec()->eventual_parent_nursery = this;
+      root.rec()->extras_().eventual_parent_nursery = this;
       old.spawn_child(root.rec(), name ? &*name : nullptr);
       co_return;
     });

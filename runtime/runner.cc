@@ -363,7 +363,6 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
   task->abort = nullptr;
   task->custom_sleep_data = nullptr;
   task->waiting_on = nullptr;
-  task->waiting_on_object = nullptr;
   task->next_exception = std::move(outcome);
   task->state = TaskState::kRunnable;
   push_runq(task);
@@ -401,7 +400,7 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
   task->runner = this;
   task->counter = next_counter_++;
   task->is_system = system;
-  task->resume_point = task->root;
+  task->resume_point = root_handle(task);
   task->parent_nursery = nursery;
   if (nursery) {
     nursery->cancel_scope().status_().add_task(task);
@@ -417,9 +416,9 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
 void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   TRIO_INVARIANT(task->innermost_child_nursery == nullptr);
   if (task->cancel_status) task->cancel_status->remove_task(task);
-  if (task->breakers) {
-    auto lots = std::move(*task->breakers);
-    task->breakers.reset();
+  if (task->extras && !task->extras->breakers.empty()) {
+    auto lots = std::move(task->extras->breakers);
+    task->extras->breakers.clear();
     for (lowlevel::ParkingLot* lot : lots) lot->break_lot(task);
   }
   if (task->is_main) {
@@ -548,7 +547,7 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
     tearing_down_ = true;
     for (TaskRec* t : all) {
       if (t->cancel_status) t->cancel_status->remove_task(t);
-      t->root.destroy();
+      root_handle(t).destroy();
     }
   }
   if (token_) {
@@ -712,7 +711,7 @@ inline void Runner::step(TaskRec* task) {
     notify_after_step(task);
   current_task = nullptr;
   if (task->state == TaskState::kExited) [[unlikely]]
-    task->root.destroy();
+    root_handle(task).destroy();
 }
 
 void Runner::run_batch(TaskRec* head, size_t count) {
@@ -825,10 +824,10 @@ std::string Runner::task_tree() const {
 // ============================================================================================
 
 std::string trio::internal::TaskRec::name() const {
-  if (explicit_name) return *explicit_name;
+  if (extras && !extras->name.empty()) return extras->name;
   if (is_init) return "<init>";
   if (is_main) return "main";
-  const Nursery* n = parent_nursery ? parent_nursery : eventual_parent_nursery;
+  const Nursery* n = parent_nursery ? parent_nursery : eventual_parent_nursery();
   if (n && n->parent_task() && !n->parent_task()->is_init)
     return n->parent_task()->name() + "." + std::to_string(counter);
   if (is_system) return "system." + std::to_string(counter);

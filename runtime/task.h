@@ -47,13 +47,11 @@ class Task;
 
 namespace internal {
 
-// Common part of every trio coroutine promise.
-struct PromiseBase {
+// What every trio coroutine promise has (the root of a task has only this).
+struct PromiseCore {
   // The trio task this coroutine currently runs in. Set when the coroutine is first awaited
   // (or when it becomes the root of a spawned task).
   TaskRec* task = nullptr;
-  // Who to resume when this coroutine finishes.
-  std::coroutine_handle<> continuation;
   std::exception_ptr exception;
 
   static void* operator new(size_t bytes) { return allocate_frame(bytes); }
@@ -61,6 +59,11 @@ struct PromiseBase {
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
+};
+
+// The promise of an awaited coroutine (a Task): it knows whom to resume when it finishes.
+struct PromiseBase : PromiseCore {
+  std::coroutine_handle<> continuation;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
@@ -76,7 +79,7 @@ struct PromiseBase {
 };
 
 template <class P>
-concept TrioPromise = std::is_base_of_v<PromiseBase, P>;
+concept TrioPromise = std::is_base_of_v<PromiseCore, P>;
 
 template <class T>
 struct TaskPromise : PromiseBase {

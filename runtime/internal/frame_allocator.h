@@ -3,7 +3,7 @@
 // Internal: the recycling allocator for coroutine frames.
 //
 // g++ never elides coroutine frame allocations, so every `Task` costs an allocation. Frames come
-// from a per-thread pool of size classes (64-byte granules up to kMaxPooledBytes); freed frames
+// from a per-thread pool of size classes (16-byte granules up to kMaxPooledBytes); freed frames
 // go to a free list and are reused. The fast paths are inline: a pop or a push on a thread-local
 // list. Under AddressSanitizer the pool is bypassed so that use-after-free of a frame is still
 // caught. The live-frame counter is what tests read to check that nothing leaked
@@ -28,7 +28,7 @@
 
 namespace trio::internal {
 
-inline constexpr size_t kFrameGranuleBytes = 64;
+inline constexpr size_t kFrameGranuleBytes = 16;
 inline constexpr size_t kMaxPooledBytes = 4096;
 inline constexpr size_t kFrameClasses = kMaxPooledBytes / kFrameGranuleBytes;
 // Upper bound on cached free frames per size class; beyond it frames go back to the heap.

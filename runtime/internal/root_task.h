@@ -21,15 +21,13 @@ namespace trio::internal {
 // Called from the root's final suspend: the task has finished (runner.cc).
 void root_finished(TaskRec* task, std::exception_ptr exception) noexcept;
 
-struct RootPromise : PromiseBase {
-  TaskRec rec;
-  RootPromise() noexcept {
-    task = &rec;
-    rec.root = std::coroutine_handle<RootPromise>::from_promise(*this);
-  }
+// The promise of a task's root coroutine *is* its task record (first base), so the record
+// needs no allocation of its own and no pointer back to its frame.
+struct RootPromise : TaskRec, PromiseCore {
+  RootPromise() noexcept { task = this; }
   struct Handle {
     std::coroutine_handle<RootPromise> h;
-    TaskRec* rec() const { return &h.promise().rec; }
+    TaskRec* rec() const { return &h.promise(); }
   };
   Handle get_return_object() noexcept {
     return {std::coroutine_handle<RootPromise>::from_promise(*this)};
@@ -39,12 +37,17 @@ struct RootPromise : PromiseBase {
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<RootPromise> h) noexcept {
       RootPromise& p = h.promise();
-      root_finished(&p.rec, std::move(p.exception));
+      root_finished(&p, std::move(p.exception));
     }
     void await_resume() const noexcept {}
   };
   Final final_suspend() noexcept { return {}; }
 };
+
+// The root frame of a task.
+inline std::coroutine_handle<RootPromise> root_handle(TaskRec* task) {
+  return std::coroutine_handle<RootPromise>::from_promise(static_cast<RootPromise&>(*task));
+}
 
 }  // namespace trio::internal
 

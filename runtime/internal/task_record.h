@@ -44,9 +44,8 @@ struct TaskRec {
   // Invariant: null whenever the task is not running.
   std::coroutine_handle<> next_resume;
   // Where to resume the task when it is next stepped (the innermost suspended coroutine).
+  // (The root frame that holds this record is root_handle(this), see root_task.h.)
   std::coroutine_handle<> resume_point;
-  // The root coroutine frame, destroyed by the runner after the task exits.
-  std::coroutine_handle<> root;
   // Intrusive run-queue link. Invariant: non-null or last only while state == kRunnable.
   TaskRec* runq_next = nullptr;
   Runner* runner = nullptr;
@@ -63,8 +62,6 @@ struct TaskRec {
 
   // ---- structure ----
   Nursery* parent_nursery = nullptr;
-  // The nursery this task will move to when it calls `started()` (while inside `start()`).
-  Nursery* eventual_parent_nursery = nullptr;
   TaskRec* sibling_prev = nullptr;  // membership in parent_nursery's child list
   TaskRec* sibling_next = nullptr;
   // Innermost nursery opened by this task (nurseries link outward through Nursery::outer_).
@@ -76,18 +73,34 @@ struct TaskRec {
   TaskRec* lot_prev = nullptr;  // membership in a ParkingLot (custom_sleep_data is the lot)
   TaskRec* lot_next = nullptr;
   // What the task is blocked on, for introspection and deadlock reports ("sleep",
-  // "Event.wait", "Lock.acquire", "nursery exit", ...), and the object if any.
+  // "Event.wait", "Lock.acquire", "nursery exit", ...). For parking-lot waits,
+  // custom_sleep_data is the lot.
   const char* waiting_on = nullptr;
-  const void* waiting_on_object = nullptr;
+
+  // ---- identity ----
+  uint64_t counter = 0;  // spawn order within the run (0 = init task)
+  // Rarely used state, allocated on first use: an explicit name, parking-lot breakers, the
+  // nursery a task inside start() will move to.
+  struct Extras {
+    std::string name;  // set when the spawner named the task ("" = default name)
+    std::vector<lowlevel::ParkingLot*> breakers;
+    // The nursery this task moves to when it calls `started()` (while inside `start()`).
+    Nursery* eventual_parent_nursery = nullptr;
+  };
+  std::unique_ptr<Extras> extras;
+  Extras& extras_() {
+    if (!extras) extras = std::make_unique<Extras>();
+    return *extras;
+  }
+  Nursery* eventual_parent_nursery() const {
+    return extras ? extras->eventual_parent_nursery : nullptr;
+  }
+
+  // ---- counters (compare them for change: they wrap after 2^32) ----
+  uint32_t cancel_points = 0;    // checkpoints that could raise Cancelled
+  uint32_t schedule_points = 0;  // yields to the scheduler
   // Handle of a sleeping task's entry in the run's deadline table (0 = none).
   uint32_t sleep_registration = 0;
-
-  // ---- identity and counters ----
-  uint64_t counter = 0;                        // spawn order within the run (0 = init task)
-  uint64_t cancel_points = 0;                  // checkpoints that could raise Cancelled
-  uint64_t schedule_points = 0;                // yields to the scheduler
-  std::unique_ptr<std::string> explicit_name;  // set when the spawner named the task
-  std::unique_ptr<std::vector<lowlevel::ParkingLot*>> breakers;
   TaskState state = TaskState::kRunnable;
   bool in_checkpoint = false;  // resuming from checkpoint(): check cancellation first
   bool is_system = false;
