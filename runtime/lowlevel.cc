@@ -63,7 +63,7 @@ RunStatistics current_statistics() {
   const TimePoint next = r.deadlines().next_deadline();
   s.seconds_to_next_deadline = next == kInf ? kInfDuration : saturating_sub(next, r.now());
   s.io_statistics = r.io().statistics();
-  s.run_sync_soon_queue_size = 0;
+  s.run_sync_soon_queue_size = r.run_sync_soon_queue_size();
   return s;
 }
 
@@ -126,18 +126,12 @@ TaskRecord* ParkingLot::pop_front_() {
 }
 
 namespace {
-std::string broken_message(const std::vector<TaskRecord*>& by) {
-  std::string who = by.empty() || !by.back() ? std::string("unknown task") : by.back()->name();
-  return "Parking lot broken by " + who;
-}
+std::string breaker_name(const TaskRecord* task) { return task ? task->name() : "unknown task"; }
 }  // namespace
 
 Task<> ParkingLot::park(const char* what) {
   if (broken_)
-    throw BrokenResourceError("Attempted to park in parking lot broken by " +
-                              (broken_by_.empty() || !broken_by_.back()
-                                   ? std::string("unknown task")
-                                   : broken_by_.back()->name()));
+    throw BrokenResourceError("Attempted to park in parking lot broken by " + broken_by_name_);
   TaskRecord* task = &current_task();
   link_(task);
   co_await wait_task_rescheduled(
@@ -178,7 +172,8 @@ void ParkingLot::break_lot(TaskRecord* task) {
   if (!task && in_trio_task()) task = &current_task();
   broken_ = true;
   broken_by_.push_back(task);
-  const std::string msg = broken_message(broken_by_);
+  broken_by_name_ = breaker_name(task);
+  const std::string msg = "Parking lot broken by " + broken_by_name_;
   while (head_) {
     TaskRecord* t = pop_front_();
     t->runner->reschedule(t, std::make_exception_ptr(BrokenResourceError(msg)));

@@ -250,6 +250,8 @@ class ParkingLot {
   // Wakes every parked task with BrokenResourceError; later park() calls raise it too.
   // `task` is recorded in broken_by().
   void break_lot(TaskRecord* task = nullptr);
+  // The breaking tasks, in order. They may have exited since (a breaker breaks the lot as it
+  // exits): compare the pointers, never dereference them.
   const std::vector<TaskRecord*>& broken_by() const { return broken_by_; }
   bool broken() const { return broken_; }
 
@@ -270,6 +272,8 @@ class ParkingLot {
   size_t size_ = 0;
   bool broken_ = false;
   std::vector<TaskRecord*> broken_by_;
+  // The last breaker's name, taken when it broke the lot: its record dies with the task.
+  std::string broken_by_name_;
 };
 
 // Registers `lot` to be broken when `task` exits. BrokenResourceError if the task has exited.

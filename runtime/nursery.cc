@@ -67,6 +67,8 @@ void Nursery::add_exception_(std::exception_ptr exception, std::string source, b
   r.reason = (from_body ? "Code block inside nursery contextmanager raised exception "
                         : "child task raised exception ") +
              describe(exception);
+  // Trio names the task that raised: the child, or the parent for the body (test_cancelled.py).
+  r.source_task = source;
   pending_.push_back(std::move(exception));
   pending_sources_.push_back(std::move(source));
   scope_.cancel_(std::move(r));

@@ -181,9 +181,13 @@ bool CallbackQueue::push(void (*fn)(void*), void* arg) noexcept {
 }
 
 size_t CallbackQueue::drain() {
+  // Only what was queued when the drain started: callbacks that post more callbacks (or
+  // producers that never stop) wait for the next loop iteration, so they cannot starve tasks.
+  const uint64_t end = enqueue_pos_.load(std::memory_order_acquire);
   size_t ran = 0;
   for (;;) {
     const uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+    if (pos == end) return ran;
     Slot& slot = slots_[pos % kRunSyncSoonCapacity];
     const uint64_t seq = slot.seq.load(std::memory_order_acquire);
     if (static_cast<int64_t>(seq) - static_cast<int64_t>(pos + 1) < 0) return ran;  // empty
@@ -618,8 +622,9 @@ void Runner::run_one_iteration() {
       primed = Primed::kAutojump;
     }
   }
-  // Nothing can ever happen again: report instead of hanging.
-  if (!runq_head_ && primed == Primed::kNone && deadlines_.empty() && options_.detect_deadlock &&
+  // Nothing can ever happen again: report instead of hanging. A primed autojump does not count:
+  // with no deadline pending it has nowhere to jump (the loop would spin at full speed).
+  if (!runq_head_ && primed != Primed::kIdle && deadlines_.empty() && options_.detect_deadlock &&
       !io_->may_produce_events() && !(token_ && token_->queue.maybe_nonempty())) {
     throw DeadlockError(
         "trio: deadlock: every task is blocked, no deadline is pending and no "

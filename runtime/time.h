@@ -11,7 +11,8 @@
 //   trio::kInf       "no deadline" (Trio's `math.inf`); trio::kNegInf is Trio's `-math.inf`.
 //
 // Every API that takes a duration accepts any `std::chrono::duration`. Floating-point durations
-// are converted to nanoseconds rounding up (a timeout never fires early); an infinite one
+// are converted to nanoseconds rounding up (a timeout never fires early; floating-point noise
+// below a thousandth of a nanosecond is ignored); an infinite one
 // becomes "forever". NaN or negative durations throw `trio::ValueError`, as Trio's ValueError.
 //
 // Example:
@@ -103,7 +104,12 @@ Duration to_duration(std::chrono::duration<Rep, Period> d, const char* what,
                              static_cast<long double>(Period::den);
     if (std::isnan(secs)) throw ValueError(std::string(what) + " must not be NaN");
     if (secs < 0 && !allow_negative) throw ValueError(std::string(what) + " must be non-negative");
-    const long double ns = std::ceil(secs * 1e9L);
+    // Round up (a timeout never fires early) — but a value within a thousandth of a nanosecond
+    // of an integer is taken as that integer, so binary floating-point noise (0.8 s is
+    // 0.8000000000000000444 s as a double) does not add a nanosecond.
+    const long double exact = secs * 1e9L;
+    const long double nearest = std::round(exact);
+    const long double ns = std::fabs(exact - nearest) < 1e-3L ? nearest : std::ceil(exact);
     if (ns >= static_cast<long double>(std::numeric_limits<int64_t>::max())) return kInfDuration;
     if (ns <= static_cast<long double>(std::numeric_limits<int64_t>::min())) return Duration::min();
     return Duration(static_cast<int64_t>(ns));

@@ -182,6 +182,8 @@ class Runner {
   // ---- misc ----
   IoBackend& io() { return *io_; }
   std::shared_ptr<TokenState> token_state();
+  // Callbacks queued by run_sync_soon and not yet run (0 if no token was ever handed out).
+  size_t run_sync_soon_queue_size() const { return token_ ? token_->queue.size() : 0; }
   ChoiceSource& choices() { return *choices_; }
   Nursery* system_nursery() { return system_nursery_; }
   TaskRec* init_task() { return init_task_; }
