@@ -4,20 +4,27 @@
 #include <chrono>
 #include <exception>
 #include <stdexcept>
+#include <string>
 
 using namespace std::chrono_literals;
 
 namespace examples {
 
 // [START failing_services]
+// Both fail on their first step, before any checkpoint: neither can be cancelled by the other's
+// failure first, so the nursery collects both errors. (Had they failed after a checkpoint at the
+// same moment, the first failure would have cancelled the other one — one error, as in Trio.)
 trio::Task<> load_config() {
-  co_await trio::sleep(1s);
-  throw trio::ValueError("bad config: port must be a number");
+  const std::string port = "eighty";  // as read from a config file
+  if (port.find_first_not_of("0123456789") != std::string::npos)
+    throw trio::ValueError("bad config: port must be a number");
+  co_return;
 }
 
 trio::Task<> connect_to_database() {
-  co_await trio::sleep(1s);
-  throw std::runtime_error("database unreachable");
+  const bool reachable = false;  // as found out by a connection attempt
+  if (!reachable) throw std::runtime_error("database unreachable");
+  co_return;
 }
 // [END failing_services]
 

@@ -18,6 +18,8 @@ enum class ChoiceKind : uint8_t {
   kBatchReverse,  // Trio's coin flip: run this batch in reverse (LIFO) order? (n = 2)
   kBatchShuffle,  // Fisher–Yates step of a full batch shuffle
   kClockOffset,   // SystemClock's random offset
+  kDeadlineTie,   // which of several deadlines expiring at the same instant goes first
+  kWakeOrder,     // the order in which several waiters woken at once become runnable
   kUser,          // drawn by user code through trio::lowlevel::random_choice
 };
 

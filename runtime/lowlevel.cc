@@ -55,6 +55,18 @@ std::string waiting_on(const TaskRecord& task) { return task.waiting_on ? task.w
 
 int64_t live_frames() { return internal::frame_pool().live; }
 
+std::vector<CancelScope*> enclosing_scopes(const TaskRecord& task) {
+  std::vector<CancelScope*> out;
+  for (const internal::CancelStatus* s = task.cancel_status; s; s = s->parent)
+    out.push_back(s->scope);
+  return out;
+}
+
+uint64_t random_choice(uint64_t n, ChoiceKind kind) {
+  if (n == 0) throw ValueError("random_choice: n must be at least 1");
+  return Runner::require("random_choice").choices().choose(n, kind);
+}
+
 RunStatistics current_statistics() {
   Runner& r = Runner::require("current_statistics");
   RunStatistics s;

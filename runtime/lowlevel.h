@@ -83,6 +83,7 @@ struct [[nodiscard]] CheckpointIfCancelledAwaiter {
   template <TrioPromise P>
   bool await_suspend(std::coroutine_handle<P> h) {
     task = h.promise().task;
+    task->runner->at_cancel_point(task);
     if (!is_effectively_cancelled(task)) {
       ++task->cancel_points;
       return false;  // not cancelled: continue without yielding
@@ -184,6 +185,14 @@ std::string waiting_on(const TaskRecord& task);
 
 // Live coroutine frames on this thread (the leak check: 0 after every run).
 int64_t live_frames();
+
+// The cancel scopes around the task's current position, innermost first (a nursery's scope
+// included). For harnesses that inject cancellations (see CancelPointHook).
+std::vector<CancelScope*> enclosing_scopes(const TaskRecord& task);
+
+// A value in [0, n) from the run's choice source — the one place randomness may come from in
+// code that must stay reproducible (e.g. the order in which Event.set wakes its waiters).
+uint64_t random_choice(uint64_t n, ChoiceKind kind = ChoiceKind::kUser);
 
 // ---- statistics --------------------------------------------------------------------------
 

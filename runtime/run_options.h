@@ -27,6 +27,27 @@ enum class SchedulingPolicy : uint8_t {
   kShuffle,   // a uniformly random permutation of each batch
   kFifo,      // always the order in which tasks became runnable
   kLifo,      // always reversed
+  kCustom,    // RunOptions::batch_orderer decides (e.g. the testing layer's PCT scheduler)
+};
+
+// Orders each batch under SchedulingPolicy::kCustom. `batch` holds the tasks runnable at the
+// start of the batch, in the order they became runnable; permute it in place (do not add or
+// remove tasks). Called on the run's thread, outside any task step.
+class BatchOrderer {
+ public:
+  virtual ~BatchOrderer() = default;
+  virtual void order_batch(std::vector<internal::TaskRec*>& batch) = 0;
+};
+
+// Called at every cancel point of every task — checkpoint(), every blocking operation,
+// checkpoint_if_cancelled() — just before the runtime checks for cancellation, with the task
+// current. A hook may cancel scopes (e.g. `trio::lowlevel::enclosing_scopes(task)`): the
+// cancellation is then delivered at this very cancel point. This is how the testing layer
+// explores "what if a cancellation arrived exactly here". Must not block or throw.
+class CancelPointHook {
+ public:
+  virtual ~CancelPointHook() = default;
+  virtual void at_cancel_point(internal::TaskRec& task) = 0;
 };
 
 struct RunOptions {
@@ -41,6 +62,10 @@ struct RunOptions {
   SchedulingPolicy scheduling = SchedulingPolicy::kCoinFlip;
   // Replaces the seeded PRNG as the source of every decision (the testing layer's hook).
   ChoiceSource* choices = nullptr;
+  // With SchedulingPolicy::kCustom: orders every batch.
+  BatchOrderer* batch_orderer = nullptr;
+  // Called at every cancel point (see CancelPointHook).
+  CancelPointHook* cancel_point_hook = nullptr;
   // When nothing is runnable, no deadline is pending and no I/O or wake-up can arrive, raise
   // DeadlockError (with the task tree) instead of waiting forever.
   bool detect_deadlock = true;

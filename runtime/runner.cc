@@ -130,10 +130,34 @@ TimePoint Deadlines::next_deadline() {
 
 bool Deadlines::expire(TimePoint now, Runner& runner) {
   const int64_t now_ns = now.time_since_epoch().count();
-  bool any = false;
+  if (heap_.empty() || heap_.front().deadline_ns > now_ns) return false;
+  // Collect every live entry that is due, earliest first (ties in registration order).
+  expiring_.clear();
   while (!heap_.empty() && heap_.front().deadline_ns <= now_ns) {
     Entry e = heap_.front();
     pop_top();
+    if (valid(e)) expiring_.push_back(e);
+  }
+  // Deadline ties are a choice point (DESIGN.md, "Timing-race exploration"): under the random
+  // policies the order within a group of equal deadlines comes from the run's choice source.
+  const SchedulingPolicy policy = runner.scheduling();
+  if (expiring_.size() > 1 && policy != SchedulingPolicy::kFifo &&
+      policy != SchedulingPolicy::kLifo) {
+    for (size_t begin = 0; begin < expiring_.size();) {
+      size_t end = begin + 1;
+      while (end < expiring_.size() && expiring_[end].deadline_ns == expiring_[begin].deadline_ns)
+        ++end;
+      for (size_t i = end - 1; i > begin; --i)
+        std::swap(
+            expiring_[i],
+            expiring_[begin + runner.choices().choose(i - begin + 1, ChoiceKind::kDeadlineTie)]);
+      begin = end;
+    }
+  }
+  bool any = false;
+  for (const Entry& e : expiring_) {
+    // An earlier expiry in this loop may have unregistered this one (e.g. cancelling a scope
+    // whose abort hook ended a sleep): check again.
     if (!valid(e)) continue;
     any = true;
     const uintptr_t target = slots_[e.slot].target;
@@ -305,6 +329,10 @@ Runner::Runner(const RunOptions& options) : options_(options) {
     io_ = owned_io_.get();
   }
   instruments_ = options_.instruments;
+  cancel_point_hook_ = options_.cancel_point_hook;
+  if (options_.scheduling == SchedulingPolicy::kCustom && !options_.batch_orderer)
+    throw RuntimeError(
+        "RunOptions: SchedulingPolicy::kCustom needs a batch_orderer (or choose another policy)");
 }
 
 Runner::~Runner() {
@@ -456,6 +484,7 @@ void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
   task->state = TaskState::kBlocked;
   task->abort = hook;
   task->waiting_on = waiting_on;
+  task->runner->at_cancel_point(task);
   task->runner->task_blocked(task);
 }
 
@@ -469,6 +498,7 @@ void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bo
   ++task->cancel_points;
   task->state = TaskState::kBlocked;
   task->waiting_on = "sleep";
+  r.at_cancel_point(task);
   if (deadline <= now) {
     // Trio: the sleep's own scope is cancelled at entry, so the wait ends at once; an outer
     // cancellation still wins.
@@ -732,6 +762,17 @@ void Runner::run_batch(TaskRec* head, size_t count) {
         break;
       case SchedulingPolicy::kFifo:
         break;
+      case SchedulingPolicy::kCustom: {
+        batch_.clear();
+        for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);
+        options_.batch_orderer->order_batch(batch_);
+        std::vector<TaskRec*> order;
+        order.swap(batch_);
+        for (TaskRec* t : order) step(t);
+        order.clear();
+        batch_.swap(order);
+        return;
+      }
       case SchedulingPolicy::kShuffle: {
         batch_.clear();
         for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);

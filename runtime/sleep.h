@@ -49,7 +49,13 @@ struct [[nodiscard]] SleepAwaiter final : AbortHook {
     else
       sleep_suspend(task, h, this, relative, delay, deadline);
   }
-  void await_resume() { rethrow_if_outcome(task); }
+  void await_resume() {
+    rethrow_if_outcome(task);
+    // Woken by the deadline. Trio's sleep is a scope around sleep_forever(): that scope swallows
+    // its own Cancelled only if no outer cancellation is visible when it exits. So if an outer
+    // scope was cancelled meanwhile (even at the same instant), the sleep raises Cancelled.
+    if (is_effectively_cancelled(task)) std::rethrow_exception(task->runner->make_cancelled(task));
+  }
   bool try_abort(TaskRec& t) override { return sleep_abort(&t); }
 };
 

@@ -88,6 +88,7 @@ class Deadlines {
   void sift_down(size_t i);
   void prune();
   std::vector<Entry> heap_;
+  std::vector<Entry> expiring_;  // scratch for expire()
   std::vector<Slot> slots_;
   uint32_t free_slot_ = kNoSlot;
   size_t live_ = 0;
@@ -160,6 +161,12 @@ class Runner {
   void task_blocked(TaskRec* task);
   void spawn(TaskRec* task, Nursery* nursery, bool system);
   void task_exited(TaskRec* task, std::exception_ptr exception);
+  // The cancel-point hook (RunOptions::cancel_point_hook), if any.
+  void at_cancel_point(TaskRec* task) {
+    if (cancel_point_hook_) [[unlikely]]
+      cancel_point_hook_->at_cancel_point(*task);
+  }
+  SchedulingPolicy scheduling() const { return options_.scheduling; }
   // Calls the task's abort hook if it is blocked and its status is effectively cancelled.
   void attempt_delivery_of_pending_cancel(TaskRec* task);
   // A new Cancelled for `task`, with the reason of its current cancel status.
@@ -232,6 +239,7 @@ class Runner {
   Clock* clock_ = nullptr;
   IoBackend* io_ = nullptr;
   ChoiceSource* choices_ = nullptr;
+  CancelPointHook* cancel_point_hook_ = nullptr;
   std::vector<Instrument*> instruments_;
 
   TaskRec* runq_head_ = nullptr;
@@ -262,6 +270,7 @@ inline void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool ma
   if (may_cancel) {
     ++task->cancel_points;
     task->in_checkpoint = true;
+    task->runner->at_cancel_point(task);
   }
   task->runner->yield_running(task);
 }
