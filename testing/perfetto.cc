@@ -105,6 +105,7 @@ struct TaskTrack {
 struct OutEvent {
   int64_t ts_ns;
   int64_t dur_ns;  // -1 for events without a duration
+  int rank;        // order at one instant: lifetime (0), step (1), slices (2), points (3)
   size_t seq;      // emission order, the last tie-breaker
   std::string json;
 };
@@ -127,10 +128,12 @@ class Builder {
       args += "}";
       slice(tid(id), t.begin_ns, until, t.name, "task", args);
     }
-    // Viewers draw overlapping slices by start time, longest first: sort so that parents
-    // (lifetimes) precede the slices nested in them at the same timestamp.
+    // Viewers nest slices in the order they come. By start time; at one instant a task's
+    // lifetime first (it encloses everything on its track), then its step (which ends before
+    // the wait it leads to begins), then the rest, longest first.
     std::stable_sort(out_.begin(), out_.end(), [](const OutEvent& a, const OutEvent& b) {
       if (a.ts_ns != b.ts_ns) return a.ts_ns < b.ts_ns;
+      if (a.rank != b.rank) return a.rank < b.rank;
       if (a.dur_ns != b.dur_ns) return a.dur_ns > b.dur_ns;
       return a.seq < b.seq;
     });
@@ -212,8 +215,8 @@ class Builder {
     }
   }
 
-  void emit(int64_t ts, int64_t dur, std::string json) {
-    out_.push_back({ts, dur, out_.size(), std::move(json)});
+  void emit(int64_t ts, int64_t dur, std::string json, int rank = 3) {
+    out_.push_back({ts, dur, rank, out_.size(), std::move(json)});
   }
 
   static std::string head(const char* ph, uint64_t tid, int64_t ts, const std::string& name,
@@ -225,9 +228,12 @@ class Builder {
 
   void slice(uint64_t tid, int64_t begin, int64_t end, const std::string& name, const char* cat,
              const std::string& args) {
+    const std::string_view c = cat;
+    const int rank = c == "task" ? 0 : c == "step" ? 1 : 2;
     emit(begin, end - begin,
          head("X", tid, begin, name, cat) + ",\"dur\":" + micros(end - begin) +
-             ",\"args\":" + args + "}");
+             ",\"args\":" + args + "}",
+         rank);
   }
 
   void instant(uint64_t tid, int64_t ts, const std::string& name, const char* scope,

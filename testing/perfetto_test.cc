@@ -411,22 +411,31 @@ TEST(ChromeTrace, SpawnIsAFlowFromTheParentsTrackToTheChilds) {
   EXPECT_NE(find_event(events, "i", "exited", child), nullptr);
 }
 
-TEST(ChromeTrace, SlicesNestProperlyOnEveryTrack) {
+// In file order — the order a viewer reads them — every slice starts inside the enclosing one
+// and ends before it, and a task's first slice is its lifetime (the outermost, even when a wait
+// spans the same interval).
+TEST(ChromeTrace, SlicesComeInNestingOrderOnEveryTrack) {
   const std::vector<Json> events = events_of(record_json(family));
-  std::map<double, std::vector<std::pair<double, double>>> by_tid;  // tid -> [begin, end]
+  std::map<double, std::vector<const Json*>> by_tid;
   for (const Json& e : events)
-    if (e.str("ph") == "X")
-      by_tid[e.num("tid")].emplace_back(e.num("ts"), e.num("ts") + e.num("dur"));
-  for (auto& [tid, slices] : by_tid) {
-    std::sort(slices.begin(), slices.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first < b.first : a.second > b.second;
-    });
+    if (e.str("ph") == "X") by_tid[e.num("tid")].push_back(&e);
+  for (const auto& [tid, slices] : by_tid) {
+    if (tid != 0) {
+      EXPECT_EQ(slices.front()->str("cat"), "task") << "tid " << tid;
+    }
     std::vector<double> open_ends;
-    for (const auto& [begin, end] : slices) {
+    double last_begin = -1;
+    for (const Json* e : slices) {
+      const double begin = e->num("ts"), end = begin + e->num("dur");
+      EXPECT_GE(begin, last_begin) << "tid " << tid;
+      last_begin = begin;
+      // Close the slices that ended before this one starts (a zero-length slice at a boundary
+      // may nest either way; both are proper).
       while (!open_ends.empty() && open_ends.back() <= begin && open_ends.back() < end)
         open_ends.pop_back();
       if (!open_ends.empty()) {
-        EXPECT_LE(end, open_ends.back()) << "tid " << tid << " at " << begin;
+        EXPECT_LE(end, open_ends.back())
+            << "tid " << tid << " " << e->str("name") << " at " << begin;
       }
       open_ends.push_back(end);
     }

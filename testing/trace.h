@@ -22,8 +22,9 @@
 //                TaskRecord's waiting_on: "sleep", "ParkingLot.park", "nursery exit ...")
 //   yield        the step ended with the task still runnable (a checkpoint)
 //   exited       the task finished
-//   idle         nothing was runnable: the loop waited for I/O, jumped the clock or is about to
-//                report a deadlock; detail: when the next deadline is
+//   idle         nothing was runnable and the next deadline is in the future: the loop waits
+//                for I/O or (autojump) jumps the clock; detail: "until <next deadline>" or
+//                "(no deadline)"
 //   note         a line added with TraceRecorder::note() (e.g. the run's outcome)
 // Task-less events (idle, note) have task_id == kNoTask and task "-".
 //

@@ -70,6 +70,8 @@ class Deadlines {
   size_t live() const { return live_; }
   // Earliest live deadline, kInf if none.
   TimePoint next_deadline();
+  // The deadline registered under `handle`, kInf if none (for task dumps: a linear scan).
+  TimePoint deadline_of(uint32_t handle) const;
   // Expires every entry with deadline <= now. Returns true if any live entry expired.
   bool expire(TimePoint now, Runner& runner);
 
