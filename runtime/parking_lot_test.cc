@@ -326,4 +326,38 @@ TEST(ParkingLot, BreakingALotWhoseBreakerIsParkedInIt) {
   EXPECT_EQ(error, "Parking lot broken by parked");
 }
 
+// The checkpoint rule (spec §2.1): park() is a cancel point and a schedule point, also when it
+// raises Cancelled at once; unpark, repark and break_lot are sync. (Added with the sync
+// primitives, which build on these counters.)
+TEST(ParkingLot, ParkIsACheckpointAndEverythingElseIsSync) {
+  sim_run([]() -> Task<> {
+    ParkingLot lot, other;
+    TaskRecord& me = trio::lowlevel::current_task();
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon([&]() -> Task<> {
+        TaskRecord& t = trio::lowlevel::current_task();
+        const uint32_t cancel = t.cancel_points, schedule = t.schedule_points;
+        co_await lot.park();
+        EXPECT_NE(t.cancel_points, cancel);
+        EXPECT_NE(t.schedule_points, schedule);
+      });
+      co_await wait_all_tasks_blocked();
+      const uint32_t cancel = me.cancel_points, schedule = me.schedule_points;
+      lot.repark(other);
+      other.unpark_all();
+      lot.break_lot();
+      EXPECT_EQ(me.cancel_points, cancel);
+      EXPECT_EQ(me.schedule_points, schedule);
+    });
+    ParkingLot fresh;
+    trio::CancelScope scope;
+    scope.cancel();
+    const uint32_t schedule = me.schedule_points;
+    co_await scope.enter([&]() -> Task<> { co_await fresh.park(); });
+    EXPECT_TRUE(scope.cancelled_caught());
+    EXPECT_NE(me.schedule_points, schedule);
+    EXPECT_TRUE(fresh.empty());
+  });
+}
+
 }  // namespace

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#include "runtime/sync.h"
+
+#include <algorithm>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "runtime/cancel_scope.h"
+#include "runtime/choice.h"
+
+namespace trio {
+
+namespace detail {
+
+void raise_vanished_cancel(const char* operation) {
+  throw TrioInternalError(
+      std::string(operation) +
+      ": the task was cancelled at checkpoint_if_cancelled() but no longer was when it resumed "
+      "(a shield was raised meanwhile), and the operation would now block (Trio asserts here "
+      "too)");
+}
+
+}  // namespace detail
+
+void LockGuard::reset_() noexcept {
+  if (!target_) return;
+  try {
+    release();
+  } catch (...) {
+    // Outside any task an abandoned run is destroying frames: there is nothing to release to.
+    // Inside a task, a failed release is a misuse (released by a task that does not hold it).
+    if (lowlevel::in_trio_task()) std::terminate();
+  }
+}
+
+// ---- Event -------------------------------------------------------------------------------------
+
+void Event::set() {
+  if (flag_) return;
+  flag_ = true;
+  // Trio wakes the waiters in no particular order (they sit in a set). Here the run's choice
+  // source picks the first one; the rest follow in waiting order, wrapping around. A rotation
+  // costs one choice and keeps the waiters' frames in allocation order (a full shuffle of 10k
+  // waiters was 25x slower, from cache misses); every waiter can come first, and the
+  // scheduler's batch policy (coin flip, or kShuffle for every permutation) orders them further.
+  const size_t n = waiters_.size();
+  if (n > 1) {
+    for (uint64_t r = lowlevel::random_choice(n, ChoiceKind::kWakeOrder); r > 0; --r)
+      waiters_.push_back(*waiters_.pop_front());
+  }
+  while (detail::Waiter* w = waiters_.pop_front()) lowlevel::reschedule(*w->task);
+}
+
+// ---- Lock --------------------------------------------------------------------------------------
+
+namespace detail {
+
+Attempt LockImpl::try_acquire_() {
+  lowlevel::TaskRecord* me = &lowlevel::current_task();
+  // A broken lot means the owner exited: `owner_` is a dead task's address (which a new task may
+  // reuse), so it is never compared with the caller. Acquiring then parks and raises.
+  if (lot_.broken()) return Attempt::kWouldBlock;
+  if (owner_ == me) return Attempt::kHeld;
+  if (owner_ == nullptr && lot_.empty()) {
+    owner_ = me;
+    lowlevel::add_parking_lot_breaker(*me, lot_);
+    return Attempt::kDone;
+  }
+  return Attempt::kWouldBlock;
+}
+
+void LockImpl::acquire_nowait() {
+  switch (try_acquire_()) {
+    case Attempt::kDone:
+      return;
+    case Attempt::kHeld:
+      throw RuntimeError("attempt to re-acquire an already held Lock");
+    default:
+      throw WouldBlock();
+  }
+}
+
+void LockImpl::release() {
+  lowlevel::TaskRecord* me = &lowlevel::current_task();
+  if (me != owner_ || lot_.broken()) throw RuntimeError("can't release a Lock you don't own");
+  lowlevel::remove_parking_lot_breaker(*me, lot_);
+  if (lot_.empty()) {
+    owner_ = nullptr;
+    return;
+  }
+  // Hand the lock straight to the longest waiter (it may be a Condition waiter reparked here).
+  owner_ = lot_.first();
+  lot_.unpark(1);
+  lowlevel::add_parking_lot_breaker(*owner_, lot_);
+}
+
+LockImpl::~LockImpl() {
+  // A live owner is registered (a dead one broke the lot). Outside any task an abandoned run is
+  // destroying frames: the owner will not exit, so there is nothing to unregister.
+  if (owner_ && !lot_.broken() && lowlevel::in_trio_task())
+    lowlevel::remove_parking_lot_breaker(*owner_, lot_);
+}
+
+LockStatistics LockImpl::statistics() const noexcept {
+  return {locked(), lot_.broken() ? nullptr : owner_, lot_.size()};
+}
+
+void LockImpl::raise_owner_exited_(const BrokenResourceError& e) const {
+  // The lot's message ends with the breaker's name, taken when it broke the lot (the owner's
+  // record no longer exists).
+  const std::string what = e.what();
+  const std::string marker = "broken by ";
+  const size_t at = what.rfind(marker);
+  const std::string owner =
+      at == std::string::npos ? "unknown task" : what.substr(at + marker.size());
+  throw BrokenResourceError("Owner of this lock exited without releasing: " + owner);
+}
+
+void LockAcquire::resume_slow_() {
+  switch (attempt_) {
+    case Attempt::kHeld:
+      throw RuntimeError("attempt to re-acquire an already held Lock");
+    case Attempt::kWouldBlock:
+      try {
+        park_awaiter_.await_resume();
+      } catch (const BrokenResourceError& e) {
+        lock_->raise_owner_exited_(e);
+      }
+      return;
+    default:
+      break;
+  }
+  if (b_.resume()) {
+    attempt_ = lock_->try_acquire_();
+    if (attempt_ == Attempt::kHeld)
+      throw RuntimeError("attempt to re-acquire an already held Lock");
+    if (attempt_ != Attempt::kDone) raise_vanished_cancel("Lock.acquire");
+  }
+}
+
+}  // namespace detail
+
+// ---- Semaphore ---------------------------------------------------------------------------------
+
+Semaphore::Semaphore(int64_t initial_value, std::optional<int64_t> max_value)
+    : value_(initial_value), max_value_(max_value) {
+  if (initial_value < 0) throw ValueError("initial value must be >= 0");
+  if (max_value && *max_value < initial_value)
+    throw ValueError("max_values must be >= initial_value");
+}
+
+void Semaphore::acquire_nowait() {
+  if (try_acquire_() != detail::Attempt::kDone) throw WouldBlock();
+}
+
+void Semaphore::release() {
+  if (detail::Waiter* w = waiters_.pop_front()) {
+    lowlevel::reschedule(*w->task);  // the unit goes straight to the waiter: value stays 0
+    return;
+  }
+  if (max_value_ && value_ == *max_value_) throw ValueError("semaphore released too many times");
+  ++value_;
+}
+
+// ---- CapacityLimiter ---------------------------------------------------------------------------
+
+namespace {
+void check_total_tokens(int64_t total_tokens) {
+  if (total_tokens < 0) throw ValueError("total_tokens must be >= 0");
+}
+}  // namespace
+
+CapacityLimiter::CapacityLimiter(int64_t total_tokens) : total_tokens_(total_tokens) {
+  check_total_tokens(total_tokens);
+}
+
+void CapacityLimiter::set_total_tokens(int64_t total_tokens) {
+  check_total_tokens(total_tokens);
+  total_tokens_ = total_tokens;
+  wake_waiters_();
+}
+
+int64_t CapacityLimiter::available_tokens() const noexcept {
+  if (total_tokens_ == kUnbounded) return kUnbounded;
+  return total_tokens_ - static_cast<int64_t>(borrowers_.size());
+}
+
+detail::Attempt CapacityLimiter::try_acquire_(const void* borrower) {
+  if (std::find(borrowers_.begin(), borrowers_.end(), borrower) != borrowers_.end())
+    return detail::Attempt::kHeld;
+  if (available_tokens() > 0 && waiters_.empty()) {
+    borrowers_.push_back(borrower);
+    return detail::Attempt::kDone;
+  }
+  return detail::Attempt::kWouldBlock;
+}
+
+namespace {
+[[noreturn]] void raise_already_borrowing() {
+  throw RuntimeError("this borrower is already holding one of this CapacityLimiter's tokens");
+}
+}  // namespace
+
+void CapacityLimiter::acquire_nowait() { acquire_on_behalf_of_nowait(&lowlevel::current_task()); }
+
+void CapacityLimiter::acquire_on_behalf_of_nowait(const void* borrower) {
+  switch (try_acquire_(borrower)) {
+    case detail::Attempt::kDone:
+      return;
+    case detail::Attempt::kHeld:
+      raise_already_borrowing();
+    default:
+      throw WouldBlock();
+  }
+}
+
+void CapacityLimiter::release() { release_on_behalf_of(&lowlevel::current_task()); }
+
+void CapacityLimiter::release_on_behalf_of(const void* borrower) {
+  auto it = std::find(borrowers_.begin(), borrowers_.end(), borrower);
+  if (it == borrowers_.end())
+    throw RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens");
+  borrowers_.erase(it);
+  wake_waiters_();
+}
+
+void CapacityLimiter::wake_waiters_() {
+  while (!waiters_.empty() && available_tokens() > 0) {
+    auto* w = static_cast<Waiter*>(waiters_.pop_front());
+    borrowers_.push_back(w->borrower);  // the token goes straight to the waiter
+    lowlevel::reschedule(*w->task);
+  }
+}
+
+CapacityLimiterStatistics CapacityLimiter::statistics() const {
+  return {borrowers_.size(), total_tokens_, borrowers_, waiters_.size()};
+}
+
+namespace detail {
+void LimiterAcquire::resume_slow_() {
+  if (attempt_ == Attempt::kHeld) raise_already_borrowing();
+  if (b_.resume()) {
+    attempt_ = limiter_->try_acquire_(node_.borrower);
+    if (attempt_ == Attempt::kHeld) raise_already_borrowing();
+    if (attempt_ != Attempt::kDone) raise_vanished_cancel("CapacityLimiter.acquire");
+  }
+}
+}  // namespace detail
+
+// ---- Condition ---------------------------------------------------------------------------------
+
+void Condition::check_owner_(const char* message) const {
+  // A broken lock's owner has exited: nobody holds it.
+  if (lock_->lot_.broken() || lock_->owner_ != &lowlevel::current_task())
+    throw RuntimeError(message);
+}
+
+Task<> Condition::wait() {
+  check_owner_("must hold the lock to wait");
+  release();
+  std::exception_ptr error;
+  try {
+    // We sleep on our own lot but wake on the lock's: notify() reparks us there, and the lock's
+    // release() hands us ownership, which is all that acquiring takes.
+    co_await lot_.park("Condition.wait");
+    co_return;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // Re-acquire before raising, shielded from the cancellation, so the caller holds the lock.
+  CancelScope shield;
+  shield.set_shield(true);
+  co_await shield.enter([&]() -> Task<> { co_await lock_->acquire(); });
+  std::rethrow_exception(error);
+}
+
+void Condition::notify(size_t n) {
+  check_owner_("must hold the lock to notify");
+  lot_.repark(lock_->lot_, n);
+}
+
+void Condition::notify_all() {
+  check_owner_("must hold the lock to notify");
+  lot_.repark_all(lock_->lot_);
+}
+
+ConditionStatistics Condition::statistics() const noexcept {
+  return {lot_.size(), lock_->statistics()};
+}
+
+}  // namespace trio

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#include "testing/choices.h"
+
+#include <cctype>
+#include <charconv>
+
+namespace trio::testing {
+
+const char* choice_kind_name(ChoiceKind kind) {
+  switch (kind) {
+    case ChoiceKind::kBatchReverse:
+      return "reverse";
+    case ChoiceKind::kBatchShuffle:
+      return "shuffle";
+    case ChoiceKind::kClockOffset:
+      return "clock";
+    case ChoiceKind::kDeadlineTie:
+      return "tie";
+    case ChoiceKind::kWakeOrder:
+      return "wake";
+    case ChoiceKind::kUser:
+      return "user";
+  }
+  return "?";
+}
+
+static bool is_fisher_yates(ChoiceKind kind) {
+  return kind == ChoiceKind::kBatchShuffle || kind == ChoiceKind::kDeadlineTie;
+}
+
+uint64_t normalize_choice(uint64_t n, ChoiceKind kind, uint64_t raw) {
+  return is_fisher_yates(kind) ? n - 1 - raw : raw;
+}
+
+uint64_t denormalize_choice(uint64_t n, ChoiceKind kind, uint64_t normalized) {
+  return normalize_choice(n, kind, normalized);
+}
+
+std::string format_choices(const std::vector<uint64_t>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size();) {
+    if (!out.empty()) out += ',';
+    size_t j = i;
+    while (j < values.size() && values[j] == 0) ++j;
+    if (j - i >= 2) {
+      out += "0*" + std::to_string(j - i);
+      i = j;
+    } else {
+      out += std::to_string(values[i]);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::vector<uint64_t> choice_values(const std::vector<Choice>& choices) {
+  std::vector<uint64_t> values;
+  values.reserve(choices.size());
+  for (const Choice& c : choices) values.push_back(c.value);
+  return values;
+}
+
+std::string format_choices(const std::vector<Choice>& choices) {
+  return format_choices(choice_values(choices));
+}
+
+static std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+static std::optional<uint64_t> parse_u64(std::string_view s) {
+  s = trim(s);
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::vector<uint64_t>> parse_choices(std::string_view text) {
+  std::vector<uint64_t> values;
+  if (trim(text).empty()) return values;
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    size_t star = item.find('*');
+    if (star == std::string_view::npos) {
+      auto v = parse_u64(item);
+      if (!v) return std::nullopt;
+      values.push_back(*v);
+    } else {
+      auto v = parse_u64(item.substr(0, star));
+      auto k = parse_u64(item.substr(star + 1));
+      if (!v || !k || *v != 0 || *k > (uint64_t{1} << 24)) return std::nullopt;
+      values.insert(values.end(), *k, 0);
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return values;
+}
+
+std::string describe_choices(const std::vector<Choice>& choices) {
+  std::string out;
+  for (const Choice& c : choices) {
+    if (!out.empty()) out += ' ';
+    out += choice_kind_name(c.kind);
+    out += '/' + std::to_string(c.n) + '=' + std::to_string(c.value);
+  }
+  return out;
+}
+
+size_t count_nonzero(const std::vector<Choice>& choices) {
+  size_t k = 0;
+  for (const Choice& c : choices) k += c.value != 0;
+  return k;
+}
+
+uint64_t LoggingChoiceSource::record(uint64_t n, ChoiceKind kind, uint64_t normalized) {
+  log_.push_back(Choice{n, kind, normalized});
+  return denormalize_choice(n, kind, normalized);
+}
+
+uint64_t RecordingChoiceSource::choose(uint64_t n, ChoiceKind kind) {
+  if (n <= 1) return record(1, kind, 0);
+  return record(n, kind, normalize_choice(n, kind, prng_.choose(n, kind)));
+}
+
+uint64_t ReplayChoiceSource::choose(uint64_t n, ChoiceKind kind) {
+  if (n == 0) n = 1;
+  uint64_t v = 0;
+  if (next_ < values_.size()) {
+    v = values_[next_++];
+    if (v >= n) {
+      v = n - 1;
+      diverged_ = true;
+    }
+  } else {
+    diverged_ = true;
+  }
+  return record(n, kind, v);
+}
+
+}  // namespace trio::testing

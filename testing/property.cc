@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#include "testing/property.h"
+
+#include <rapidcheck.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "runtime/lowlevel.h"
+#include "runtime/run.h"
+#include "simclock/mock_clock.h"
+#include "testing/exceptions.h"
+
+namespace trio::testing {
+namespace {
+
+// Forwards to another source and logs (normalized) what it returned.
+class Logged final : public LoggingChoiceSource {
+ public:
+  explicit Logged(ChoiceSource& inner) : inner_(inner) {}
+  uint64_t choose(uint64_t n, ChoiceKind kind) override {
+    return record(n, kind, normalize_choice(n, kind, inner_.choose(n, kind)));
+  }
+
+ private:
+  ChoiceSource& inner_;
+};
+
+// Every decision drawn through rapidcheck (inside a property only).
+class RapidcheckChoiceSource final : public ChoiceSource {
+ public:
+  uint64_t choose(uint64_t n, ChoiceKind kind) override {
+    if (n <= 1) return 0;
+    return denormalize_choice(n, kind,
+                              *rc::gen::resize(rc::kNominalSize, rc::gen::inRange<uint64_t>(0, n)));
+  }
+};
+
+}  // namespace
+
+ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
+                             const ExploreOptions& options) {
+  Logged logged(source);
+  ScheduleSetup setup(options.schedule, logged, options.pct);
+  TraceRecorder recorder(options.max_trace_events);
+  MockClock clock;
+  clock.set_autojump_threshold(std::chrono::nanoseconds(0));
+  RunOptions run_options{.clock = &clock, .instruments = {&recorder}, .seed = 0};
+  setup.apply(run_options);
+  ScheduleRun out;
+  const int64_t frames_before = lowlevel::live_frames();
+  try {
+    trio::run(run_options, scenario);
+  } catch (...) {
+    out.error = describe_exception(std::current_exception());
+  }
+  const int64_t leaked = lowlevel::live_frames() - frames_before;
+  if (out.error.empty() && leaked != 0)
+    out.error = std::to_string(leaked) + " coroutine frame(s) leaked";
+  recorder.note(out.error.empty() ? "run returned" : "run raised " + out.error);
+  out.trace = recorder.trace();
+  out.hash = recorder.hash();
+  out.choices = logged.choices();
+  return out;
+}
+
+ScheduleRun run_seed(const Scenario& scenario, uint64_t seed, const ExploreOptions& options) {
+  Prng prng(seed);
+  return run_with_choices(scenario, prng, options);
+}
+
+ScheduleRun replay_choices(const Scenario& scenario, const std::string& choice_string,
+                           const ExploreOptions& options) {
+  auto values = parse_choices(choice_string);
+  if (!values) throw std::invalid_argument("malformed choice string: " + choice_string);
+  ReplayChoiceSource replay(std::move(*values));
+  return run_with_choices(scenario, replay, options);
+}
+
+SweepResult sweep_seeds(const Scenario& scenario, uint64_t first_seed, uint64_t count,
+                        const ExploreOptions& options) {
+  SweepResult result;
+  for (uint64_t i = 0; i < count; ++i) {
+    ++result.seeds_run;
+    ScheduleRun run = run_seed(scenario, first_seed + i, options);
+    if (run.failed()) {
+      result.failing_seed = first_seed + i;
+      result.failure = std::move(run);
+      break;
+    }
+  }
+  return result;
+}
+
+namespace {
+
+uint64_t sum_of(const std::vector<Choice>& choices) {
+  uint64_t sum = 0;
+  for (const Choice& c : choices) sum += c.value;
+  return sum;
+}
+
+// Fewer non-zero decisions, or as many with a smaller sum.
+bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
+  size_t na = count_nonzero(a), nb = count_nonzero(b);
+  return na < nb || (na == nb && sum_of(a) < sum_of(b));
+}
+
+}  // namespace
+
+ScheduleRun reduce_choices(const Scenario& scenario, const ScheduleRun& failing,
+                           const ExploreOptions& options, int max_runs, int* runs) {
+  ScheduleRun best = failing;
+  int done = 0;
+  auto attempt = [&](std::vector<uint64_t> values) {
+    if (done >= max_runs) return false;
+    ++done;
+    ReplayChoiceSource replay(std::move(values));
+    ScheduleRun run = run_with_choices(scenario, replay, options);
+    if (!run.failed() || !simpler(run.choices, best.choices)) return false;
+    best = std::move(run);
+    return true;
+  };
+  bool changed = true;
+  while (changed && done < max_runs) {
+    changed = false;
+    const std::vector<uint64_t> values = choice_values(best.choices);
+    std::vector<size_t> nonzero;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (values[i] != 0) nonzero.push_back(i);
+    for (size_t i : nonzero) {
+      std::vector<uint64_t> v = values;
+      v[i] = 0;
+      if ((changed = attempt(std::move(v)))) break;
+    }
+    for (size_t a = 0; !changed && a < nonzero.size(); ++a)
+      for (size_t b = a + 1; !changed && b < nonzero.size(); ++b) {
+        std::vector<uint64_t> v = values;
+        v[nonzero[a]] = v[nonzero[b]] = 0;
+        changed = attempt(std::move(v));
+      }
+    // Move the weight of one decision onto another (e.g. a PCT rank: instead of lowering
+    // several tasks, raise one to the top).
+    for (size_t a = 0; !changed && a < nonzero.size(); ++a)
+      for (size_t b = 0; !changed && b < nonzero.size(); ++b) {
+        if (a == b) continue;
+        std::vector<uint64_t> v = values;
+        v[nonzero[a]] = 0;
+        v[nonzero[b]] = best.choices[nonzero[b]].n - 1;
+        changed = attempt(std::move(v));
+      }
+    for (size_t i = 0; !changed && i < nonzero.size(); ++i)
+      for (uint64_t smaller : {values[nonzero[i]] / 2, values[nonzero[i]] - 1}) {
+        if (smaller == 0 || smaller >= values[nonzero[i]]) continue;
+        std::vector<uint64_t> v = values;
+        v[nonzero[i]] = smaller;
+        if ((changed = attempt(std::move(v)))) break;
+      }
+  }
+  if (runs) *runs = done;
+  return best;
+}
+
+PropertyResult check_property(const Scenario& scenario, const PropertyOptions& options) {
+  PropertyResult result;
+  bool failed_once = false;
+  int runs = 0;
+  auto property = [&] {
+    RapidcheckChoiceSource source;
+    ScheduleRun run = run_with_choices(scenario, source, options.explore);
+    ++runs;
+    if (!run.failed()) return;
+    if (!failed_once) {
+      failed_once = true;
+      result.cases = runs;
+      result.first_choices = run.choices;
+    }
+    // rapidcheck accepts a shrink candidate only if it fails, so the last failing run is the
+    // final (minimal) counterexample.
+    std::string error = run.error;
+    result.shrunk = std::move(run);
+    RC_FAIL(error);
+  };
+  rc::detail::TestParams params;
+  params.seed = options.rapidcheck_seed;
+  params.maxSuccess = options.max_cases;
+  params.disableShrinking = !options.shrink;
+  rc::detail::TestMetadata metadata;
+  metadata.id = metadata.description = "trio schedule property";
+  const rc::detail::TestResult rc_result = rc::detail::checkTestable(property, metadata, params);
+  result.passed = !failed_once && rc_result.template is<rc::detail::SuccessResult>();
+  if (result.passed) {
+    result.cases = runs;
+    return result;
+  }
+  result.shrink_runs = runs - result.cases;
+  if (failed_once && options.shrink && options.reduce) {
+    int reduce_runs = 0;
+    result.shrunk =
+        reduce_choices(scenario, result.shrunk, options.explore, /*max_runs=*/2000, &reduce_runs);
+    result.shrink_runs += reduce_runs;
+  }
+  std::ostringstream report;
+  if (!failed_once) {
+    report << "trio property: rapidcheck did not succeed: ";
+    rc::detail::printResultMessage(rc_result, report);
+    result.report = report.str();
+    return result;
+  }
+  const ScheduleRun& s = result.shrunk;
+  report << "trio property failed (schedule " << schedule_name(options.explore.schedule)
+         << ", rapidcheck seed " << options.rapidcheck_seed << ") after " << result.cases
+         << " case(s); shrunk in " << result.shrink_runs << " run(s) from "
+         << count_nonzero(result.first_choices) << " to " << count_nonzero(s.choices)
+         << " non-simplest choice(s) of " << s.choices.size() << ".\n"
+         << "error: " << s.error << "\n"
+         << "choices: \"" << s.choice_string() << "\" (" << describe_choices(s.choices) << ")\n"
+         << "replay: trio::testing::replay_choices(scenario, \"" << s.choice_string()
+         << "\", options)  // trace hash " << format_hash(s.hash) << "\n"
+         << "shrunk trace:\n"
+         << format_trace(s.trace, options.report_trace_lines);
+  result.report = report.str();
+  return result;
+}
+
+}  // namespace trio::testing
