@@ -225,10 +225,10 @@ class Parser {
           continue;
         }
         if (e != 'u') return fail("bad escape");
-        uint32_t cp;
+        uint32_t cp = 0;
         if (!hex4(&cp)) return false;
         if (cp >= 0xd800 && cp <= 0xdbff) {
-          uint32_t low;
+          uint32_t low = 0;
           if (s_.compare(pos_, 2, "\\u") != 0) return fail("lone high surrogate");
           pos_ += 2;
           if (!hex4(&low) || low < 0xdc00 || low > 0xdfff) return fail("bad low surrogate");

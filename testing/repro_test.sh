@@ -21,7 +21,8 @@ fail() {
 # unless given), prints its output; it must exit with 1 (one failed test).
 run_subject() {
   local output rc
-  output="$(env -u TEST_TARGET -u TRIO_SEED "$@" 2>&1)"
+  # XML_OUTPUT_FILE unset: the subject's deliberate failure must not land in this test's XML.
+  output="$(env -u TEST_TARGET -u TRIO_SEED -u XML_OUTPUT_FILE -u GTEST_OUTPUT "$@" 2>&1)"
   rc=$?
   if ((rc != 1)); then
     echo "FAIL: '$*' exited with ${rc}, expected 1 (a failed test); output:" >&2
@@ -72,7 +73,7 @@ expected_re="^bazel test( --config=[a-z]+)? //some/pkg:some_test --test_filter=$
 
 # 6. Bad trio flags stop the binary before any test runs, with exit code 2.
 for bad in --trio_seed=abc --trio_seed= --trio_sed=1; do
-  output="$(env -u TEST_TARGET -u TRIO_SEED "${subject}" "${bad}" 2>&1)"
+  output="$(env -u TEST_TARGET -u TRIO_SEED -u XML_OUTPUT_FILE -u GTEST_OUTPUT "${subject}" "${bad}" 2>&1)"
   rc=$?
   ((rc == 2)) || fail "${bad}: exit code ${rc}, expected 2"
   grep -qF -- "${bad}" <<<"${output}" || fail "${bad}: the error does not name the flag: ${output}"
