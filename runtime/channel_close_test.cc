@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/channel.h"
+#include "runtime/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 
@@ -24,15 +25,9 @@ using namespace std::chrono_literals;
 using trio::Task;
 using trio::lowlevel::wait_all_tasks_blocked;
 
-namespace {
+using namespace sim_test;
 
-template <class F>
-void sim_run(F fn, trio::SchedulingPolicy policy = trio::SchedulingPolicy::kCoinFlip) {
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
-  trio::run(trio::RunOptions{.clock = &clock, .seed = 17, .scheduling = policy}, std::move(fn));
-  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
-}
+namespace {
 
 // Blocks in send(0) and expects it to raise E.
 template <class E>

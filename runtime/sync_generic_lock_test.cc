@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/channel.h"
+#include "runtime/sim_test_support.h"
 #include "runtime/sync.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
@@ -24,17 +25,9 @@ using namespace std::chrono_literals;
 using trio::Task;
 using trio::lowlevel::wait_all_tasks_blocked;
 
-namespace {
+using namespace sim_test;
 
-template <class F>
-void sim_run(F fn, uint64_t seed = 17) {
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
-  trio::run(trio::RunOptions{.clock = &clock, .seed = seed}, std::move(fn));
-  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // ---- generic lock-like tests -------------------------------------------------------------------
 

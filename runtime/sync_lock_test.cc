@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/sim_test_support.h"
 #include "runtime/sync.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
@@ -22,24 +23,9 @@ using trio::Task;
 using trio::lowlevel::TaskRecord;
 using trio::lowlevel::wait_all_tasks_blocked;
 
+using namespace sim_test;
+
 namespace {
-
-template <class F>
-void sim_run(F fn, uint64_t seed = 17) {
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
-  trio::run(trio::RunOptions{.clock = &clock, .seed = seed}, std::move(fn));
-  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
-}
-
-struct Points {
-  uint32_t cancel;
-  uint32_t schedule;
-};
-Points points() {
-  const auto& t = trio::lowlevel::current_task();
-  return {t.cancel_points, t.schedule_points};
-}
 
 // The message of the exception `fn` throws as E ("" and a failure if none).
 template <class E, class F>
@@ -54,23 +40,6 @@ std::string error_of(F fn) {
 }
 
 }  // namespace
-
-#define EXPECT_CHECKPOINT(...)                    \
-  do {                                            \
-    const Points before_ = points();              \
-    __VA_ARGS__;                                  \
-    const Points after_ = points();               \
-    EXPECT_NE(after_.cancel, before_.cancel);     \
-    EXPECT_NE(after_.schedule, before_.schedule); \
-  } while (0)
-#define EXPECT_NO_CHECKPOINT(...)                 \
-  do {                                            \
-    const Points before_ = points();              \
-    __VA_ARGS__;                                  \
-    const Points after_ = points();               \
-    EXPECT_EQ(after_.cancel, before_.cancel);     \
-    EXPECT_EQ(after_.schedule, before_.schedule); \
-  } while (0)
 
 // Trio's TypeError cases are compile errors here.
 static_assert(!std::is_constructible_v<trio::Condition, trio::StrictFIFOLock&>);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 
@@ -21,44 +22,11 @@ using trio::Task;
 using trio::lowlevel::wait_all_tasks_blocked;
 using Record = std::vector<std::string>;
 
-namespace {
+using namespace sim_test;
 
-template <class F>
-void sim_run(F fn) {
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
-  trio::run(trio::RunOptions{.clock = &clock, .seed = 17}, std::move(fn));
-  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
-}
-
-struct Points {
-  uint32_t cancel;
-  uint32_t schedule;
-};
-Points points() {
-  const auto& t = trio::lowlevel::current_task();
-  return {t.cancel_points, t.schedule_points};
-}
-
-}  // namespace
+namespace {}  // namespace
 
 // Trio's assert_checkpoints / assert_no_checkpoints around a statement (which may co_await).
-#define EXPECT_CHECKPOINT(...)                    \
-  do {                                            \
-    const Points before_ = points();              \
-    __VA_ARGS__;                                  \
-    const Points after_ = points();               \
-    EXPECT_NE(after_.cancel, before_.cancel);     \
-    EXPECT_NE(after_.schedule, before_.schedule); \
-  } while (0)
-#define EXPECT_NO_CHECKPOINT(...)                 \
-  do {                                            \
-    const Points before_ = points();              \
-    __VA_ARGS__;                                  \
-    const Points after_ = points();               \
-    EXPECT_EQ(after_.cancel, before_.cancel);     \
-    EXPECT_EQ(after_.schedule, before_.schedule); \
-  } while (0)
 
 // ---- Event -------------------------------------------------------------------------------------
 
