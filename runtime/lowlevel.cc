@@ -103,7 +103,25 @@ Task<> wait_all_tasks_blocked(Duration cushion) {
 
 // ---- ParkingLot ----
 
-ParkingLot::~ParkingLot() = default;
+ParkingLot::~ParkingLot() {
+  // An abandoned run destroying its frames (children first) may already have destroyed the
+  // tasks listed here; nothing will exit or resume any more, so there is nothing to undo.
+  Runner* runner = Runner::current();
+  if (!runner || runner->tearing_down_) return;
+  for (TaskRecord* t : breaker_tasks_) {
+    auto& lots = t->extras->breakers;
+    lots.erase(std::find(lots.begin(), lots.end(), this));
+  }
+  if (head_) {
+    const std::string msg = "ParkingLot destroyed while " + std::to_string(size_) +
+                            " task(s) were parked in it: destroy a lot (or the primitive that "
+                            "owns it) only after its waiters have left";
+    while (head_) {
+      TaskRecord* t = pop_front_();
+      t->runner->reschedule(t, std::make_exception_ptr(BrokenResourceError(msg)));
+    }
+  }
+}
 
 void ParkingLot::link_(TaskRecord* task) {
   task->custom_sleep_data = this;
@@ -164,6 +182,12 @@ std::vector<TaskRecord*> ParkingLot::unpark(size_t count) {
   return woken;
 }
 
+TaskRecord* ParkingLot::unpark_one() {
+  TaskRecord* t = pop_front_();
+  if (t) t->runner->reschedule(t);
+  return t;
+}
+
 std::vector<TaskRecord*> ParkingLot::unpark_all() { return unpark(size_); }
 
 std::vector<TaskRecord*> ParkingLot::repark(ParkingLot& new_lot, size_t count) {
@@ -196,6 +220,7 @@ void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.state == internal::TaskState::kExited)
     throw BrokenResourceError("Attempted to add already exited task as lot breaker.");
   task.extras_().breakers.push_back(&lot);
+  lot.breaker_tasks_.push_back(&task);
 }
 
 void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
@@ -204,11 +229,25 @@ void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
     auto it = std::find(lots.begin(), lots.end(), &lot);
     if (it != lots.end()) {
       lots.erase(it);
+      auto& tasks = lot.breaker_tasks_;
+      tasks.erase(std::find(tasks.begin(), tasks.end(), &task));
       return;
     }
   }
   throw RuntimeError("Attempted to remove task as breaker for a lot it is not registered for");
 }
+
+namespace detail {
+void break_lots_of_exiting_task(TaskRecord& task) {
+  auto lots = std::move(task.extras->breakers);
+  task.extras->breakers.clear();
+  for (ParkingLot* lot : lots) {
+    auto& tasks = lot->breaker_tasks_;
+    tasks.erase(std::find(tasks.begin(), tasks.end(), &task));
+    lot->break_lot(&task);
+  }
+}
+}  // namespace detail
 
 namespace detail {
 std::unordered_map<const void*, std::shared_ptr<void>>& run_vars(const char*) {

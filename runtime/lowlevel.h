@@ -233,6 +233,12 @@ TaskRecord& spawn_system_root(internal::TaskRec* rec, std::string name);
 
 // ---- parking lot -------------------------------------------------------------------------
 
+class ParkingLot;
+namespace detail {
+// Called by the runner as `task` exits: breaks every lot it is registered as breaker for.
+void break_lots_of_exiting_task(TaskRecord& task);
+}  // namespace detail
+
 struct ParkingLotStatistics {
   size_t tasks_waiting = 0;
 };
@@ -244,6 +250,9 @@ class ParkingLot {
   ParkingLot() = default;
   ParkingLot(const ParkingLot&) = delete;
   ParkingLot& operator=(const ParkingLot&) = delete;
+  // Destroying a lot is safe while tasks have it registered as their breaker (they forget it)
+  // and, inside a run, while tasks are parked in it: they wake with BrokenResourceError
+  // ("ParkingLot destroyed while tasks were parked in it"), since nothing can unpark them now.
   ~ParkingLot();
 
   // Parks the current task until unparked. Cancellable (a cancelled park leaves the lot).
@@ -252,6 +261,8 @@ class ParkingLot {
   Task<> park(const char* waiting_on = "ParkingLot.park");
   // Wakes up to `count` tasks, longest-waiting first; returns them.
   std::vector<TaskRecord*> unpark(size_t count = 1);
+  // Wakes the longest-waiting task and returns it (null if none). Allocates nothing.
+  TaskRecord* unpark_one();
   std::vector<TaskRecord*> unpark_all();
   // Moves up to `count` parked tasks, in order, to the end of `new_lot`, without waking them.
   std::vector<TaskRecord*> repark(ParkingLot& new_lot, size_t count = 1);
@@ -283,6 +294,11 @@ class ParkingLot {
   std::vector<TaskRecord*> broken_by_;
   // The last breaker's name, taken when it broke the lot: its record dies with the task.
   std::string broken_by_name_;
+  // The live tasks that have this lot registered as their breaker (each task lists the lot too).
+  std::vector<TaskRecord*> breaker_tasks_;
+  friend void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
+  friend void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
+  friend void detail::break_lots_of_exiting_task(TaskRecord& task);
 };
 
 // Registers `lot` to be broken when `task` exits. BrokenResourceError if the task has exited.

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -358,6 +359,75 @@ TEST(ParkingLot, ParkIsACheckpointAndEverythingElseIsSync) {
     EXPECT_NE(me.schedule_points, schedule);
     EXPECT_TRUE(fresh.empty());
   });
+}
+
+TEST(ParkingLot, UnparkOneWakesTheLongestWaiterAndReturnsNullWhenEmpty) {
+  Record record;
+  sim_run([&]() -> Task<> {
+    ParkingLot lot;
+    trio::CancelScope* scopes[3] = {};
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      co_await park_three(n, lot, record, scopes);
+      for (int i = 0; i < 3; ++i) {
+        TaskRecord* first = lot.first();
+        EXPECT_EQ(lot.unpark_one(), first);
+        EXPECT_EQ(lot.size(), 2u - i);
+        co_await wait_all_tasks_blocked();
+      }
+    });
+    EXPECT_EQ(lot.unpark_one(), nullptr);
+  });
+  EXPECT_EQ(record, (Record{"sleep 0", "sleep 1", "sleep 2", "wake 0", "wake 1", "wake 2"}));
+}
+
+// Regression: a lot destroyed while a live task had it registered as its breaker used to stay in
+// the task's list, and the task's exit then broke the destroyed lot (use-after-free under asan).
+TEST(ParkingLot, DestroyingALotUnregistersItFromItsLiveBreakers) {
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon([&]() -> Task<> {
+        TaskRecord& me = trio::lowlevel::current_task();
+        {
+          ParkingLot lot;
+          ParkingLot kept;
+          trio::lowlevel::add_parking_lot_breaker(me, lot);
+          trio::lowlevel::add_parking_lot_breaker(me, kept);
+          trio::lowlevel::remove_parking_lot_breaker(me, kept);
+        }
+        // Neither lot is registered any more: removing them again is the usual misuse error.
+        ParkingLot other;
+        EXPECT_THROW(trio::lowlevel::remove_parking_lot_breaker(me, other), trio::RuntimeError);
+        co_await trio::checkpoint();
+      });
+      co_return;
+    });
+  });
+}
+
+TEST(ParkingLot, DestroyingALotWithParkedTasksWakesThemWithBrokenResourceError) {
+  std::vector<std::string> errors;
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      auto lot = std::make_unique<ParkingLot>();
+      for (int i = 0; i < 2; ++i) {
+        n.start_soon([&]() -> Task<> {
+          try {
+            co_await lot->park();
+          } catch (const trio::BrokenResourceError& e) {
+            errors.push_back(e.what());
+          }
+        });
+      }
+      co_await wait_all_tasks_blocked();
+      EXPECT_EQ(lot->size(), 2u);
+      lot.reset();
+    });
+  });
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], errors[1]);
+  EXPECT_NE(errors[0].find("ParkingLot destroyed while 2 task(s) were parked in it"),
+            std::string::npos)
+      << errors[0];
 }
 
 }  // namespace

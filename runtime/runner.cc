@@ -464,11 +464,8 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
 void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   TRIO_INVARIANT(task->innermost_child_nursery == nullptr);
   if (task->cancel_status) task->cancel_status->remove_task(task);
-  if (task->extras && !task->extras->breakers.empty()) {
-    auto lots = std::move(task->extras->breakers);
-    task->extras->breakers.clear();
-    for (lowlevel::ParkingLot* lot : lots) lot->break_lot(task);
-  }
+  if (task->extras && !task->extras->breakers.empty()) [[unlikely]]
+    lowlevel::detail::break_lots_of_exiting_task(*task);
   if (task->is_main) {
     main_exception_ = exception;
     exception = nullptr;

@@ -90,31 +90,23 @@ void LockImpl::release() {
     return;
   }
   // Hand the lock straight to the longest waiter (it may be a Condition waiter reparked here).
-  owner_ = lot_.first();
-  lot_.unpark(1);
+  owner_ = lot_.unpark_one();
   lowlevel::add_parking_lot_breaker(*owner_, lot_);
-}
-
-LockImpl::~LockImpl() {
-  // A live owner is registered (a dead one broke the lot). Outside any task an abandoned run is
-  // destroying frames: the owner will not exit, so there is nothing to unregister.
-  if (owner_ && !lot_.broken() && lowlevel::in_trio_task())
-    lowlevel::remove_parking_lot_breaker(*owner_, lot_);
 }
 
 LockStatistics LockImpl::statistics() const noexcept {
   return {locked(), lot_.broken() ? nullptr : owner_, lot_.size()};
 }
 
-void LockImpl::raise_owner_exited_(const BrokenResourceError& e) const {
+void LockImpl::raise_owner_exited_(const BrokenResourceError& e) {
   // The lot's message ends with the breaker's name, taken when it broke the lot (the owner's
-  // record no longer exists).
+  // record no longer exists). Any other message (the lock was destroyed) passes unchanged.
   const std::string what = e.what();
   const std::string marker = "broken by ";
   const size_t at = what.rfind(marker);
-  const std::string owner =
-      at == std::string::npos ? "unknown task" : what.substr(at + marker.size());
-  throw BrokenResourceError("Owner of this lock exited without releasing: " + owner);
+  if (at == std::string::npos) throw e;
+  throw BrokenResourceError("Owner of this lock exited without releasing: " +
+                            what.substr(at + marker.size()));
 }
 
 void LockAcquire::resume_slow_() {
@@ -125,7 +117,7 @@ void LockAcquire::resume_slow_() {
       try {
         park_awaiter_.await_resume();
       } catch (const BrokenResourceError& e) {
-        lock_->raise_owner_exited_(e);
+        LockImpl::raise_owner_exited_(e);
       }
       return;
     default:

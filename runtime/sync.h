@@ -393,16 +393,14 @@ class LockImpl {
 
  protected:
   explicit LockImpl(const char* waiting_on) : waiting_on_(waiting_on) {}
-  // Destroying a held lock is a bug, but an easy one to make: the owner is unregistered as the
-  // lock's breaker, so that its exit does not touch the destroyed lock.
-  ~LockImpl();
 
  private:
   friend class LockAcquire;
   friend class ::trio::Condition;
   Attempt try_acquire_();
   // The BrokenResourceError to raise for a park that failed with `e` (the lot was broken).
-  [[noreturn]] void raise_owner_exited_(const BrokenResourceError& e) const;
+  // Static: the lock may be gone (a lot destroyed with waiters wakes them with an error).
+  [[noreturn]] static void raise_owner_exited_(const BrokenResourceError& e);
 
   lowlevel::TaskRecord* owner_ = nullptr;
   // Waiting acquirers (and Condition waiters reparked here). The owner is registered as its

@@ -39,6 +39,53 @@ std::string error_of(F fn) {
   return "";
 }
 
+// Regression (with ParkingLot.DestroyingALotUnregistersItFromItsLiveBreakers): destroying a
+// lock is safe whether its owner is still running or tasks are waiting for it.
+TEST(Lock, DestroyedWhileHeldThenTheOwnerExitsCleanly) {
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      auto lock = std::make_unique<trio::Lock>();
+      trio::Event held;
+      trio::Event destroyed;
+      n.start_soon([&]() -> Task<> {
+        lock->acquire_nowait();
+        held.set();
+        co_await destroyed.wait();
+      });
+      co_await held.wait();
+      lock.reset();
+      destroyed.set();
+    });
+  });
+}
+
+TEST(Lock, DestroyedWithWaitersWakesThemWithBrokenResourceError) {
+  std::string error;
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      auto lock = std::make_unique<trio::Lock>();
+      trio::Event release;
+      n.start_soon([&]() -> Task<> {
+        lock->acquire_nowait();
+        co_await release.wait();
+      });
+      co_await wait_all_tasks_blocked();
+      n.start_soon([&]() -> Task<> {
+        try {
+          co_await lock->acquire();
+        } catch (const trio::BrokenResourceError& e) {
+          error = e.what();
+        }
+      });
+      co_await wait_all_tasks_blocked();
+      lock.reset();
+      release.set();
+    });
+  });
+  EXPECT_NE(error.find("ParkingLot destroyed while 1 task(s) were parked in it"), std::string::npos)
+      << error;
+}
+
 }  // namespace
 
 // Trio's TypeError cases are compile errors here.
