@@ -108,10 +108,7 @@ ParkingLot::~ParkingLot() {
   // tasks listed here; nothing will exit or resume any more, so there is nothing to undo.
   Runner* runner = Runner::current();
   if (!runner || runner->tearing_down_) return;
-  for (TaskRecord* t : breaker_tasks_) {
-    auto& lots = t->extras->breakers;
-    lots.erase(std::find(lots.begin(), lots.end(), this));
-  }
+  while (breaker_links_) detail::unlink_breaker(breaker_links_);
   if (head_) {
     const std::string msg = "ParkingLot destroyed while " + std::to_string(size_) +
                             " task(s) were parked in it: destroy a lot (or the primitive that "
@@ -219,32 +216,52 @@ void ParkingLot::break_lot(TaskRecord* task) {
 void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.state == internal::TaskState::kExited)
     throw BrokenResourceError("Attempted to add already exited task as lot breaker.");
-  task.extras_().breakers.push_back(&lot);
-  lot.breaker_tasks_.push_back(&task);
+  BreakerLink* link = task.runner->new_breaker_link();
+  link->lot = &lot;
+  link->task = &task;
+  BreakerLink*& task_head = task.extras_().breakers;
+  link->task_prev = nullptr;
+  link->task_next = task_head;
+  if (task_head) task_head->task_prev = link;
+  task_head = link;
+  link->lot_prev = nullptr;
+  link->lot_next = lot.breaker_links_;
+  if (lot.breaker_links_) lot.breaker_links_->lot_prev = link;
+  lot.breaker_links_ = link;
 }
 
 void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.extras) {
-    auto& lots = task.extras->breakers;
-    auto it = std::find(lots.begin(), lots.end(), &lot);
-    if (it != lots.end()) {
-      lots.erase(it);
-      auto& tasks = lot.breaker_tasks_;
-      tasks.erase(std::find(tasks.begin(), tasks.end(), &task));
-      return;
+    for (BreakerLink* link = task.extras->breakers; link; link = link->task_next) {
+      if (link->lot == &lot) {
+        detail::unlink_breaker(link);
+        return;
+      }
     }
   }
   throw RuntimeError("Attempted to remove task as breaker for a lot it is not registered for");
 }
 
 namespace detail {
+void unlink_breaker(BreakerLink* link) {
+  ParkingLot* lot = link->lot;
+  (link->task_prev ? link->task_prev->task_next : link->task->extras->breakers) = link->task_next;
+  if (link->task_next) link->task_next->task_prev = link->task_prev;
+  (link->lot_prev ? link->lot_prev->lot_next : lot->breaker_links_) = link->lot_next;
+  if (link->lot_next) link->lot_next->lot_prev = link->lot_prev;
+  link->task->runner->free_breaker_link(link);
+}
+
 void break_lots_of_exiting_task(TaskRecord& task) {
-  auto lots = std::move(task.extras->breakers);
-  task.extras->breakers.clear();
-  for (ParkingLot* lot : lots) {
-    auto& tasks = lot->breaker_tasks_;
-    tasks.erase(std::find(tasks.begin(), tasks.end(), &task));
+  // Registration order, as Trio's list (new links go to the head).
+  BreakerLink* link = task.extras->breakers;
+  while (link->task_next) link = link->task_next;
+  while (link) {
+    BreakerLink* earlier = link->task_prev;
+    ParkingLot* lot = link->lot;
+    unlink_breaker(link);
     lot->break_lot(&task);
+    link = earlier;
   }
 }
 }  // namespace detail

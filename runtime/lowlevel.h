@@ -234,9 +234,14 @@ TaskRecord& spawn_system_root(internal::TaskRec* rec, std::string name);
 // ---- parking lot -------------------------------------------------------------------------
 
 class ParkingLot;
+
+using internal::BreakerLink;
+
 namespace detail {
 // Called by the runner as `task` exits: breaks every lot it is registered as breaker for.
 void break_lots_of_exiting_task(TaskRecord& task);
+// Removes one registration from both of its lists and frees it.
+void unlink_breaker(BreakerLink* link);
 }  // namespace detail
 
 struct ParkingLotStatistics {
@@ -294,11 +299,12 @@ class ParkingLot {
   std::vector<TaskRecord*> broken_by_;
   // The last breaker's name, taken when it broke the lot: its record dies with the task.
   std::string broken_by_name_;
-  // The live tasks that have this lot registered as their breaker (each task lists the lot too).
-  std::vector<TaskRecord*> breaker_tasks_;
+  // Registrations of live tasks that have this lot as their breaker (see BreakerLink).
+  BreakerLink* breaker_links_ = nullptr;
   friend void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void detail::break_lots_of_exiting_task(TaskRecord& task);
+  friend void detail::unlink_breaker(BreakerLink* link);
 };
 
 // Registers `lot` to be broken when `task` exits. BrokenResourceError if the task has exited.

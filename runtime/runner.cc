@@ -464,7 +464,7 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
 void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   TRIO_INVARIANT(task->innermost_child_nursery == nullptr);
   if (task->cancel_status) task->cancel_status->remove_task(task);
-  if (task->extras && !task->extras->breakers.empty()) [[unlikely]]
+  if (task->extras && task->extras->breakers) [[unlikely]]
     lowlevel::detail::break_lots_of_exiting_task(*task);
   if (task->is_main) {
     main_exception_ = exception;

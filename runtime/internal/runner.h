@@ -12,6 +12,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -202,6 +203,19 @@ class Runner {
   uint64_t next_counter() { return next_counter_++; }
   // Run-local variables (RunVar): key -> type-erased value.
   std::unordered_map<const void*, std::shared_ptr<void>>& run_vars() { return run_vars_; }
+  // Parking-lot breaker registrations (see BreakerLink): recycled, freed with the runner.
+  BreakerLink* new_breaker_link() {
+    BreakerLink* link = free_breaker_links_;
+    if (link) {
+      free_breaker_links_ = link->task_next;
+      return link;
+    }
+    return &breaker_links_.emplace_back();
+  }
+  void free_breaker_link(BreakerLink* link) {
+    link->task_next = free_breaker_links_;
+    free_breaker_links_ = link;
+  }
   // A human-readable dump of the task tree (for deadlock reports).
   std::string task_tree() const;
 
@@ -261,6 +275,8 @@ class Runner {
   std::exception_ptr main_exception_;
   std::exception_ptr internal_error_;
   std::unordered_map<const void*, std::shared_ptr<void>> run_vars_;
+  std::deque<BreakerLink> breaker_links_;
+  BreakerLink* free_breaker_links_ = nullptr;
   Runner* previous_ = nullptr;
 };
 

@@ -24,6 +24,20 @@ namespace internal {
 
 class Runner;
 struct CancelStatus;
+struct TaskRec;
+
+// One parking-lot breaker registration: linked both into its task's list and into its lot's
+// list, so that registering, removing, a task's exit and a lot's destruction each touch only the
+// registrations involved. The runner owns the storage (recycled, freed with the runner), so an
+// abandoned run's teardown can drop every list without touching a link.
+struct BreakerLink {
+  lowlevel::ParkingLot* lot = nullptr;
+  TaskRec* task = nullptr;
+  BreakerLink* task_prev = nullptr;
+  BreakerLink* task_next = nullptr;  // also the free-list link
+  BreakerLink* lot_prev = nullptr;
+  BreakerLink* lot_next = nullptr;
+};
 
 // The abort protocol of `wait_task_rescheduled`: the blocked task's awaiter implements this.
 struct AbortHook {
@@ -83,7 +97,8 @@ struct TaskRec {
   // nursery a task inside start() will move to.
   struct Extras {
     std::string name;  // set when the spawner named the task ("" = default name)
-    std::vector<lowlevel::ParkingLot*> breakers;
+    // Head of the intrusive list of this task's parking-lot breaker registrations.
+    BreakerLink* breakers = nullptr;
     // The nursery this task moves to when it calls `started()` (while inside `start()`).
     Nursery* eventual_parent_nursery = nullptr;
   };

@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-// Conformance with Trio itself: replays every program of the core corpus
-// (testdata/conformance/core/core-*.json, made by gen.py) with an interpreter that mirrors
-// run_trio.py statement by statement, and checks that trio-cpp's event log equals the log Trio
-// 0.34 produced (core-*.out) after sorting lines within each instant (normalize.py's rule) —
-// under several scheduling policies and seeds, since the corpus is schedule-independent — and
-// that no coroutine frame outlives the run.
+#include "runtime/conformance_interp.h"
+
 #include <dirent.h>
-#include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdint>
+#include <array>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -17,43 +13,35 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
-#include <string>
 #include <utility>
-#include <vector>
 
+#include "runtime/channel.h"
+#include "runtime/sync.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 
+namespace conformance {
+
+// ---- JSON --------------------------------------------------------------------------------------
+
+const Json& Json::operator[](size_t k) const {
+  if (kind != Kind::kArray || k >= a.size()) throw std::runtime_error("json: bad index");
+  return a[k];
+}
+int64_t Json::as_int() const {
+  if (kind != Kind::kInt) throw std::runtime_error("json: not an integer");
+  return i;
+}
+bool Json::as_bool() const {
+  if (kind != Kind::kBool) throw std::runtime_error("json: not a boolean");
+  return b;
+}
+const std::string& Json::as_string() const {
+  if (kind != Kind::kString) throw std::runtime_error("json: not a string");
+  return s;
+}
+
 namespace {
-
-// ---- A JSON reader for the corpus's subset: arrays, strings, integers, true/false/null -------
-
-struct Json {
-  enum class Kind { kNull, kBool, kInt, kString, kArray };
-  Kind kind = Kind::kNull;
-  bool b = false;
-  int64_t i = 0;
-  std::string s;
-  std::vector<Json> a;
-
-  const Json& operator[](size_t k) const {
-    if (kind != Kind::kArray || k >= a.size()) throw std::runtime_error("json: bad index");
-    return a[k];
-  }
-  int64_t as_int() const {
-    if (kind != Kind::kInt) throw std::runtime_error("json: not an integer");
-    return i;
-  }
-  bool as_bool() const {
-    if (kind != Kind::kBool) throw std::runtime_error("json: not a boolean");
-    return b;
-  }
-  const std::string& as_string() const {
-    if (kind != Kind::kString) throw std::runtime_error("json: not a string");
-    return s;
-  }
-  bool is_null() const { return kind == Kind::kNull; }
-};
 
 class JsonReader {
  public:
@@ -140,7 +128,13 @@ class JsonReader {
   size_t p_ = 0;
 };
 
+}  // namespace
+
+Json parse_json(const std::string& text) { return JsonReader(text).read_document(); }
+
 // ---- The interpreter: run_trio.py in C++ ------------------------------------------------------
+
+namespace {
 
 // 1 tick = 1/512 s, exact in integer nanoseconds.
 constexpr int64_t kTickNs = 1953125;
@@ -165,7 +159,8 @@ struct KeyErrorX : ProgramError {
   using ProgramError::ProgramError;
 };
 
-// run_trio.py's shape(): a group is EG[...] with its members' shapes sorted.
+// run_trio.py's shape(): a group is EG[...] with its members' shapes sorted; a misuse error is
+// Trio's RuntimeError with Trio's message (trio-cpp's errors carry Trio's text).
 std::string shape(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -182,6 +177,8 @@ std::string shape(const std::exception_ptr& e) {
     return "ValueError(" + v.tag + ")";
   } catch (const KeyErrorX& k) {
     return "KeyError(" + k.tag + ")";
+  } catch (const trio::RuntimeError& r) {
+    return std::string("RuntimeError(") + r.what() + ")";
   } catch (const std::exception& x) {
     return std::string("Unexpected(") + x.what() + ")";
   } catch (...) {
@@ -189,19 +186,42 @@ std::string shape(const std::exception_ptr& e) {
   }
 }
 
-struct Line {
-  int64_t ticks;
-  std::string text;  // "<ticks> <task> <event>"
+// run_trio.py's OBJ: what the sync statements share — events 0..2, locks 0..1, semaphore 0
+// (value 2), channel 0 (rendezvous) and channel 1 (buffer 2). Made fresh for each run, inside
+// the run, as run_trio.py's main() makes them.
+struct SharedObjects {
+  SharedObjects() {
+    for (size_t k = 0; k < send.size(); ++k) {
+      auto channel = trio::open_memory_channel<int64_t>(kChannelBuffers[k]);
+      send[k] = std::move(channel.first);
+      recv[k] = std::move(channel.second);
+    }
+  }
+  static constexpr std::array<int64_t, 2> kChannelBuffers = {0, 2};
+
+  std::array<trio::Event, 3> events;
+  std::array<trio::Lock, 2> locks;
+  std::array<trio::Semaphore, 1> sems{trio::Semaphore(2)};
+  std::array<trio::MemorySendChannel<int64_t>, 2> send;
+  std::array<trio::MemoryReceiveChannel<int64_t>, 2> recv;
 };
 
-// Everything one run of a program shares: the log.
+// Everything one run of a program shares: the log and the shared objects.
 struct Interp {
   std::vector<Line> lines;
+  SharedObjects* objects = nullptr;  // set by main_task for the duration of the run
+
   void log(const std::string& task, const std::string& event) {
     const int64_t now = to_ticks(trio::current_time());
     lines.push_back({now, std::to_string(now) + " " + task + " " + event});
   }
 };
+
+// An object index of a sync statement (std::array::at() checks the upper bound).
+size_t index_of(const Json& j) {
+  if (j.as_int() < 0) throw std::runtime_error("negative object index");
+  return static_cast<size_t>(j.as_int());
+}
 
 trio::Task<> run_block(Interp* in, const Json* block, const std::string& task, trio::Nursery* n);
 
@@ -311,6 +331,75 @@ trio::Task<> do_catch(Interp* in, const Json& st, const std::string& task, trio:
   }
 }
 
+// ---- The sync statements (gen_sync.py) ----
+
+// ["ev_wait", k]
+trio::Task<> do_ev_wait(Interp* in, const Json& st, const std::string& task) {
+  const size_t k = index_of(st[1]);
+  co_await in->objects->events.at(k).wait();
+  in->log(task, "waited E" + std::to_string(k));
+}
+
+// ["lock", k, body] / ["sem", k, body]: acquire, log, run the body, release (also when the body
+// raises: Python's `finally`), log. A failed acquire (Cancelled, re-acquiring a held Lock)
+// propagates without a log line.
+trio::Task<> do_hold(Interp* in, const Json& st, const std::string& task, trio::Nursery* n) {
+  const bool is_lock = st[0].as_string() == "lock";
+  const size_t k = index_of(st[1]);
+  const std::string name = (is_lock ? "L" : "S") + std::to_string(k);
+  if (is_lock)
+    co_await in->objects->locks.at(k).acquire();
+  else
+    co_await in->objects->sems.at(k).acquire();
+  in->log(task, "acquired " + name);
+  std::exception_ptr exc;
+  try {
+    co_await run_block(in, &st[2], task, n);
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  if (is_lock)
+    in->objects->locks.at(k).release();
+  else
+    in->objects->sems.at(k).release();
+  in->log(task, "released " + name);
+  if (exc) std::rethrow_exception(exc);
+}
+
+// ["send", k, v]: the channel's errors are logged, not raised.
+trio::Task<> do_send(Interp* in, const Json& st, const std::string& task) {
+  const size_t k = index_of(st[1]);
+  const int64_t v = st[2].as_int();
+  const std::string channel = "C" + std::to_string(k);
+  std::string error;
+  try {
+    co_await in->objects->send.at(k).send(v);
+  } catch (const trio::ClosedResourceError&) {
+    error = "ClosedResourceError";
+  } catch (const trio::BrokenResourceError&) {
+    error = "BrokenResourceError";
+  }
+  in->log(task, error.empty() ? "sent " + std::to_string(v) + " on " + channel
+                              : "send " + channel + " " + error);
+}
+
+// ["recv", k]: the channel's errors are logged, not raised.
+trio::Task<> do_recv(Interp* in, const Json& st, const std::string& task) {
+  const size_t k = index_of(st[1]);
+  const std::string channel = "C" + std::to_string(k);
+  int64_t v = 0;
+  std::string error;
+  try {
+    v = co_await in->objects->recv.at(k).receive();
+  } catch (const trio::EndOfChannel&) {
+    error = "EndOfChannel";
+  } catch (const trio::ClosedResourceError&) {
+    error = "ClosedResourceError";
+  }
+  in->log(task, error.empty() ? "got " + std::to_string(v) + " on " + channel
+                              : "recv " + channel + " " + error);
+}
+
 trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio::Nursery* n) {
   const std::string& op = st[0].as_string();
   if (op == "sleep") {
@@ -331,6 +420,26 @@ trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio:
     co_await do_catch_cancelled(in, st, task, n);
   } else if (op == "catch") {
     co_await do_catch(in, st, task, n);
+  } else if (op == "ev_set") {
+    const size_t k = index_of(st[1]);
+    in->objects->events.at(k).set();
+    in->log(task, "set E" + std::to_string(k));
+  } else if (op == "ev_wait") {
+    co_await do_ev_wait(in, st, task);
+  } else if (op == "lock" || op == "sem") {
+    co_await do_hold(in, st, task, n);
+  } else if (op == "send") {
+    co_await do_send(in, st, task);
+  } else if (op == "recv") {
+    co_await do_recv(in, st, task);
+  } else if (op == "close_send") {
+    const size_t k = index_of(st[1]);
+    in->objects->send.at(k).close();
+    in->log(task, "closed send C" + std::to_string(k));
+  } else if (op == "close_recv") {
+    const size_t k = index_of(st[1]);
+    in->objects->recv.at(k).close();
+    in->log(task, "closed recv C" + std::to_string(k));
   } else {
     throw std::runtime_error("unknown statement " + op);
   }
@@ -341,13 +450,17 @@ trio::Task<> run_block(Interp* in, const Json* block, const std::string& task, t
 }
 
 trio::Task<> main_task(Interp* in, const Json* program) {
+  SharedObjects objects;
+  in->objects = &objects;
   const bool exhausted = co_await trio::move_on_after(ticks(kBudgetTicks), [&]() -> trio::Task<> {
     co_await run_block(in, program, "m", nullptr);
   });
   if (exhausted) in->log("m", "budget exhausted");
+  in->objects = nullptr;
 }
 
-// Runs `program` as run_trio.py's run() does and returns the log lines.
+}  // namespace
+
 std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy, uint64_t seed) {
   Interp in;
   trio::MockClock clock;
@@ -364,7 +477,6 @@ std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy
   return std::move(in.lines);
 }
 
-// normalize.py: group by instant (ascending), sort lines within each.
 std::vector<std::string> normalize(const std::vector<Line>& lines) {
   std::map<int64_t, std::vector<std::string>> groups;
   for (const Line& l : lines) groups[l.ticks].push_back(l.text);
@@ -376,62 +488,14 @@ std::vector<std::string> normalize(const std::vector<Line>& lines) {
   return out;
 }
 
-// ---- The corpus -------------------------------------------------------------------------------
-
-std::string corpus_dir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr) return "";
-  return std::string(srcdir) + "/" + (workspace ? workspace : "trio_cpp") +
-         "/runtime/testdata/conformance/core";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// The program names ("core-10001"), sorted.
-std::vector<std::string> corpus_programs() {
-  std::vector<std::string> names;
-  const std::string dir = corpus_dir();
-  DIR* d = dir.empty() ? nullptr : opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = readdir(d)) {
-    const std::string f = e->d_name;
-    if (f.size() > 5 && f.rfind("core-", 0) == 0 && f.compare(f.size() - 5, 5, ".json") == 0)
-      names.push_back(f.substr(0, f.size() - 5));
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-struct Policy {
-  const char* name;
-  trio::SchedulingPolicy policy;
-  uint64_t seed;
-};
-constexpr Policy kPolicies[] = {
-    {"fifo", trio::SchedulingPolicy::kFifo, 1},
-    {"lifo", trio::SchedulingPolicy::kLifo, 1},
-    {"coinflip/1", trio::SchedulingPolicy::kCoinFlip, 1},
-    {"coinflip/2", trio::SchedulingPolicy::kCoinFlip, 2},
-    {"coinflip/3", trio::SchedulingPolicy::kCoinFlip, 3},
-    {"shuffle/1", trio::SchedulingPolicy::kShuffle, 1},
-    {"shuffle/2", trio::SchedulingPolicy::kShuffle, 2},
-};
-
+namespace {
 std::string join(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& l : lines) out += "  " + l + "\n";
   return out;
 }
+}  // namespace
 
-// Describes the first difference and both logs, or returns "" if they agree.
 std::string compare_logs(const std::vector<std::string>& want,
                          const std::vector<std::string>& got) {
   if (want == got) return "";
@@ -443,11 +507,59 @@ std::string compare_logs(const std::vector<std::string>& want,
   return out + "trio (normalized):\n" + join(want) + "trio-cpp (normalized):\n" + join(got);
 }
 
-class Conformance : public ::testing::TestWithParam<std::string> {};
+// ---- The corpus -------------------------------------------------------------------------------
 
-TEST_P(Conformance, LogMatchesTrioUnderEverySchedulingPolicy) {
-  const std::string base = corpus_dir() + "/" + GetParam();
-  const Json program = JsonReader(read_file(base + ".json")).read_document();
+const std::vector<Policy>& policies() {
+  static const std::vector<Policy> kPolicies = {
+      {"fifo", trio::SchedulingPolicy::kFifo, 1},
+      {"lifo", trio::SchedulingPolicy::kLifo, 1},
+      {"coinflip/1", trio::SchedulingPolicy::kCoinFlip, 1},
+      {"coinflip/2", trio::SchedulingPolicy::kCoinFlip, 2},
+      {"coinflip/3", trio::SchedulingPolicy::kCoinFlip, 3},
+      {"shuffle/1", trio::SchedulingPolicy::kShuffle, 1},
+      {"shuffle/2", trio::SchedulingPolicy::kShuffle, 2},
+  };
+  return kPolicies;
+}
+
+std::string corpus_dir(const std::string& suite) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr) return "";
+  return std::string(srcdir) + "/" + (workspace ? workspace : "trio_cpp") +
+         "/runtime/testdata/conformance/" + suite;
+}
+
+namespace {
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+std::vector<std::string> corpus_programs(const std::string& suite) {
+  std::vector<std::string> names;
+  const std::string dir = corpus_dir(suite);
+  const std::string prefix = suite + "-";
+  DIR* d = dir.empty() ? nullptr : opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (const dirent* e = readdir(d)) {
+    const std::string f = e->d_name;
+    if (f.size() > prefix.size() + 5 && f.rfind(prefix, 0) == 0 &&
+        f.compare(f.size() - 5, 5, ".json") == 0)
+      names.push_back(f.substr(0, f.size() - 5));
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void expect_conforms(const std::string& suite, const std::string& name) {
+  const std::string base = corpus_dir(suite) + "/" + name;
+  const Json program = parse_json(read_file(base + ".json"));
   std::vector<std::string> want;
   {
     std::istringstream out(read_file(base + ".out"));
@@ -457,15 +569,15 @@ TEST_P(Conformance, LogMatchesTrioUnderEverySchedulingPolicy) {
     want = normalize(lines);
   }
   bool printed_logs = false;  // print both logs once; later mismatches only their first line
-  for (const Policy& p : kPolicies) {
+  for (const Policy& p : policies()) {
     const std::vector<std::string> got = normalize(run_program(program, p.policy, p.seed));
     const std::string diff = compare_logs(want, got);
     if (!diff.empty()) {
-      ADD_FAILURE() << GetParam() << " under " << p.name << ": "
+      ADD_FAILURE() << name << " under " << p.name << ": "
                     << (printed_logs ? diff.substr(0, diff.find("trio (normalized)")) : diff);
       printed_logs = true;
     }
-    EXPECT_EQ(trio::lowlevel::live_frames(), 0) << GetParam() << " under " << p.name;
+    EXPECT_EQ(trio::lowlevel::live_frames(), 0) << name << " under " << p.name;
   }
 }
 
@@ -475,25 +587,4 @@ std::string program_test_name(const ::testing::TestParamInfo<std::string>& info)
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Core, Conformance, ::testing::ValuesIn(corpus_programs()),
-                         program_test_name);
-
-TEST(ConformanceCorpus, AllFourHundredCoreProgramsArePresent) {
-  EXPECT_EQ(corpus_programs().size(), 400u) << "looked in " << corpus_dir();
-}
-
-TEST(ConformanceInterpreter, JsonReaderReadsTheCorpusSubset) {
-  const Json j = JsonReader(R"([["scope", 3, null, true, false, []], -7, "x"])").read_document();
-  ASSERT_EQ(j.a.size(), 3u);
-  EXPECT_EQ(j[0][0].as_string(), "scope");
-  EXPECT_EQ(j[0][1].as_int(), 3);
-  EXPECT_TRUE(j[0][2].is_null());
-  EXPECT_TRUE(j[0][3].as_bool());
-  EXPECT_FALSE(j[0][4].as_bool());
-  EXPECT_TRUE(j[0][5].a.empty());
-  EXPECT_EQ(j[1].as_int(), -7);
-  EXPECT_EQ(j[2].as_string(), "x");
-  EXPECT_THROW(JsonReader("[1,]").read_document(), std::runtime_error);
-}
-
-}  // namespace
+}  // namespace conformance
