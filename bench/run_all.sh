@@ -12,5 +12,7 @@ if [ -n "$(./bazelw query //bench:sync_bench 2>/dev/null)" ]; then
   echo "== sync primitives and channels"
   ./bazelw run --config=opt //bench:sync_bench -- --benchmark_min_time=0.5 "$@"
 fi
+echo "== harness: simulated events/s and demo seeds/s"
+./bazelw run --config=opt //bench:harness_bench -- --benchmark_min_time=1 "$@"
 echo "== Python Trio $(/usr/bin/python3 -c 'import trio; print(trio.__version__)')"
 /usr/bin/python3 bench/trio_peer.py
