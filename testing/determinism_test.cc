@@ -64,6 +64,41 @@ TEST(Determinism, EveryPolicyIsDeterministic) {
   }
 }
 
+// Random sleeps drawn from the run's seed (lowlevel::random_choice) on top of racy workers.
+Task<> random_sleepers() {
+  co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+    for (int w = 0; w < 5; ++w)
+      n.start_soon([]() -> Task<> {
+        for (int k = 0; k < 4; ++k)
+          co_await trio::sleep(std::chrono::milliseconds(trio::lowlevel::random_choice(3)));
+      });
+    co_await racy_workers();
+  });
+}
+
+// Seeded runs — the coin flips, the shuffles, random_choice — pinned to fixed hashes: g++ and
+// clang builds (CI runs both) and any machine must produce exactly these traces.
+TEST(Determinism, SeededRunsHaveTheSameHashOnEveryCompiler) {
+  struct Case {
+    trio::SchedulingPolicy policy;
+    uint64_t seed;
+    const char* hash;
+  };
+  const Case cases[] = {
+      {trio::SchedulingPolicy::kCoinFlip, 7, "0x4f010640b35b757b"},
+      {trio::SchedulingPolicy::kCoinFlip, 8, "0xbfd2b44cec468672"},
+      {trio::SchedulingPolicy::kShuffle, 7, "0xc944e5d67cd0ee25"},
+      {trio::SchedulingPolicy::kShuffle, 8, "0xa168d706e428048f"},
+  };
+  for (const Case& c : cases) {
+    const auto run = run_scenario(random_sleepers, {.seed = c.seed, .scheduling = c.policy});
+    EXPECT_EQ(run.error, nullptr);
+    EXPECT_GT(run.event_count, 150u);
+    EXPECT_EQ(trio::testing::format_hash(run.hash), c.hash)
+        << "policy " << static_cast<int>(c.policy) << " seed " << c.seed;
+  }
+}
+
 // The bug the check exists for: behaviour that depends on something outside the run. Here a
 // global counter changes how long the second run's sleeper sleeps.
 int g_runs = 0;
