@@ -46,6 +46,8 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
   MockClock clock;
   clock.set_autojump_threshold(std::chrono::nanoseconds(0));
   RunOptions run_options{.clock = &clock, .instruments = {&recorder}, .seed = 0};
+  ProgressBudget budget(options.max_virtual_time);
+  if (options.max_virtual_time != kInfDuration) run_options.instruments.push_back(&budget);
   setup.apply(run_options);
   ScheduleRun out;
   const int64_t frames_before = lowlevel::live_frames();
@@ -54,6 +56,8 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
   } catch (...) {
     out.error = describe_exception(std::current_exception());
   }
+  // What the run raised after the budget cancelled it is a consequence, not the failure.
+  if (budget.exceeded()) out.error = "trio::testing::LivelockError: " + budget.report();
   const int64_t leaked = lowlevel::live_frames() - frames_before;
   if (out.error.empty() && leaked != 0)
     out.error = std::to_string(leaked) + " coroutine frame(s) leaked";
@@ -217,8 +221,8 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
          << "choices: \"" << s.choice_string() << "\" (" << describe_choices(s.choices) << ")\n"
          << "replay: trio::testing::replay_choices(scenario, \"" << s.choice_string()
          << "\", options)  // trace hash " << format_hash(s.hash) << "\n"
-         << "shrunk trace:\n"
-         << format_trace(s.trace, options.report_trace_lines);
+         << "shrunk trace (its end):\n"
+         << format_trace_tail(s.trace, options.report_trace_lines);
   result.report = report.str();
   return result;
 }

@@ -60,6 +60,9 @@ struct ExploreOptions {
   Schedule schedule = Schedule::kCoinFlip;
   PctOptions pct{};
   size_t max_trace_events = 10'000;
+  // Livelock budget per run, in virtual time (kInfDuration: none): a run still going after it
+  // fails with ProgressBudget's no-progress report (determinism.h) instead of running forever.
+  Duration max_virtual_time = kInfDuration;
 };
 
 struct ScheduleRun {
@@ -107,7 +110,7 @@ struct PropertyOptions {
   bool shrink = true;
   // After rapidcheck's shrinking, reduce_choices (with shrink).
   bool reduce = true;
-  size_t report_trace_lines = 60;
+  size_t report_trace_lines = 60;  // the end of the shrunk trace
 };
 
 struct PropertyResult {

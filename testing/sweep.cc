@@ -80,6 +80,20 @@ std::string sanitize(const std::string& name) {
   return out;
 }
 
+// describe(), but an exception group comes with its whole tree (which task raised what): its
+// one-line summary ("Exceptions from Trio nursery (1 sub-exception)") hides the failure.
+std::string describe_error(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const BaseExceptionGroup& g) {
+    std::string tree = g.format_tree();
+    while (!tree.empty() && tree.back() == '\n') tree.pop_back();
+    return tree;
+  } catch (...) {
+    return describe(e);
+  }
+}
+
 // The last `max_lines` events of `trace` (where a failure shows), after a line counting the
 // earlier ones.
 std::string trace_tail(const Trace& trace, size_t max_lines) {
@@ -102,7 +116,7 @@ std::string run_seed(const Scenario& scenario, uint64_t seed, const SweepOptions
   try {
     trio::run(run_options, scenario);
   } catch (...) {
-    what = "raised " + describe(std::current_exception());
+    what = "raised " + describe_error(std::current_exception());
   }
   if (budget.exceeded()) what = budget.report();
   const int64_t leaked = lowlevel::live_frames() - frames_before;

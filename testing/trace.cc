@@ -72,6 +72,20 @@ std::string format_trace(const Trace& trace, size_t max_lines) {
   return out;
 }
 
+std::string format_trace_tail(const Trace& trace, size_t max_lines) {
+  std::string out;
+  size_t first = 0;
+  if (trace.size() > max_lines) {
+    first = trace.size() - max_lines;
+    out = "... " + std::to_string(first) + " earlier events\n";
+  }
+  for (size_t i = first; i < trace.size(); ++i) {
+    out += format_event(trace[i]);
+    out += '\n';
+  }
+  return out;
+}
+
 // ---- hashing ---------------------------------------------------------------------------------
 
 uint64_t fnv1a(uint64_t hash, std::string_view bytes) {

@@ -85,6 +85,9 @@ std::string format_event(const TraceEvent& event);
 // One format_event() line per event. With `max_lines` below the size, the first lines and a
 // "... N more events" line.
 std::string format_trace(const Trace& trace, size_t max_lines = SIZE_MAX);
+// As format_trace, keeping the last `max_lines` lines (where a failing run failed) after a
+// "... N earlier events" line.
+std::string format_trace_tail(const Trace& trace, size_t max_lines);
 // Seconds with 6 decimals from nanoseconds, exactly ("-0.500000s" for negative values).
 std::string format_time_ns(int64_t ns);
 

@@ -94,6 +94,15 @@ TEST(TraceText, LongTracesAreCutWithACount) {
             "0.000000s - note x\n0.000000s - note x\n... 3 more events\n");
 }
 
+TEST(TraceText, TailKeepsTheLastLinesAfterACount) {
+  Trace t;
+  for (const char* d : {"a", "b", "c", "d"})
+    t.push_back(TraceEvent{0, TraceEventKind::kNote, kNoTask, kNoTask, "-", d});
+  EXPECT_EQ(trio::testing::format_trace_tail(t, 2),
+            "... 2 earlier events\n0.000000s - note c\n0.000000s - note d\n");
+  EXPECT_EQ(trio::testing::format_trace_tail(t, 9), trio::testing::format_trace(t));
+}
+
 TEST(TraceHash, Fnv1aMatchesTheReferenceVectors) {
   using trio::testing::fnv1a;
   using trio::testing::kFnvOffset;
