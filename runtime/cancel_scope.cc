@@ -124,8 +124,7 @@ CancelReason explicit_reason(bool has_reason, std::string reason) {
   r.source = Cancelled::Source::kExplicit;
   r.has_reason = has_reason;
   r.reason = std::move(reason);
-  if (Runner* runner = Runner::current(); runner && runner->current_task)
-    r.source_task = runner->current_task->name();
+  if (const internal::TaskRec* task = internal::tl_current_task) r.source_task = task->name();
   return r;
 }
 }  // namespace

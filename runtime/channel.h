@@ -477,6 +477,8 @@ class MemoryReceiveChannel {
 
 namespace detail {
 
+// The awaiters' hot paths (the attempt succeeds at once) are forced inline into the awaiting
+// coroutine; parking and errors stay out of line.
 template <class T>
 class [[nodiscard]] ChannelSend {
  public:
@@ -485,19 +487,33 @@ class [[nodiscard]] ChannelSend {
   ChannelSend(const ChannelSend&) = delete;
   bool await_ready() const noexcept { return false; }
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    if (b_.cancelled(h)) return true;
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<P> h) {
+    if (b_.cancelled(h)) [[unlikely]]
+      return true;
     attempt_ = channel_->attempt_send_(node_.value);
-    if (attempt_ == Attempt::kDone) {
+    if (attempt_ == Attempt::kDone) [[likely]] {
       b_.checkpoint(h, /*may_cancel=*/false);
       return true;
     }
+    return suspend_slow_(h);
+  }
+  [[gnu::always_inline]] void await_resume() {
+    if (b_.completed()) [[likely]] {
+      b_.resume();
+      return;
+    }
+    resume_slow_();
+  }
+
+ private:
+  template <class P>
+  [[gnu::noinline]] bool suspend_slow_(std::coroutine_handle<P> h) {
     if (attempt_ != Attempt::kWouldBlock) return false;  // raise in await_resume
     node_.handle = channel_->id_;
     b_.park(h, channel_->state_->senders(), node_, "MemorySendChannel.send");
     return true;
   }
-  void await_resume() {
+  [[gnu::noinline]] void resume_slow_() {
     if (b_.resume()) {  // the cancellation vanished at checkpoint_if_cancelled: try again
       attempt_ = channel_->attempt_send_(node_.value);
       if (attempt_ == Attempt::kWouldBlock) raise_vanished_cancel("MemorySendChannel.send");
@@ -507,7 +523,6 @@ class [[nodiscard]] ChannelSend {
     if (attempt_ != Attempt::kDone) raise_channel_error(attempt_, true);
   }
 
- private:
   MemorySendChannel<T>* channel_;
   SendWaiter<T> node_;
   Attempt attempt_ = Attempt::kDone;
@@ -517,23 +532,38 @@ class [[nodiscard]] ChannelSend {
 template <class T, bool kOrEnd>
 class [[nodiscard]] ChannelReceive {
  public:
+  using Result = std::conditional_t<kOrEnd, std::optional<T>, T>;
   explicit ChannelReceive(MemoryReceiveChannel<T>& channel) : channel_(&channel) {}
   ChannelReceive(const ChannelReceive&) = delete;
   bool await_ready() const noexcept { return false; }
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    if (b_.cancelled(h)) return true;
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<P> h) {
+    if (b_.cancelled(h)) [[unlikely]]
+      return true;
     attempt_ = channel_->attempt_receive_(node_.value);
-    if (attempt_ == Attempt::kDone || (kOrEnd && attempt_ == Attempt::kEnd)) {
+    if (attempt_ == Attempt::kDone || (kOrEnd && attempt_ == Attempt::kEnd)) [[likely]] {
       b_.checkpoint(h, /*may_cancel=*/false);
       return true;
     }
+    return suspend_slow_(h);
+  }
+  [[gnu::always_inline]] Result await_resume() {
+    if (b_.completed() && attempt_ == Attempt::kDone) [[likely]] {
+      b_.resume();
+      return std::move(*node_.value);
+    }
+    return resume_slow_();
+  }
+
+ private:
+  template <class P>
+  [[gnu::noinline]] bool suspend_slow_(std::coroutine_handle<P> h) {
     if (attempt_ != Attempt::kWouldBlock) return false;  // raise in await_resume
     node_.handle = channel_->id_;
     b_.park(h, channel_->state_->receivers(), node_, "MemoryReceiveChannel.receive");
     return true;
   }
-  std::conditional_t<kOrEnd, std::optional<T>, T> await_resume() {
+  [[gnu::noinline]] Result resume_slow_() {
     if (b_.resume()) {  // the cancellation vanished at checkpoint_if_cancelled: try again
       attempt_ = channel_->attempt_receive_(node_.value);
       if (attempt_ == Attempt::kWouldBlock) raise_vanished_cancel("MemoryReceiveChannel.receive");
@@ -547,7 +577,6 @@ class [[nodiscard]] ChannelReceive {
     raise_channel_error(attempt_, false);
   }
 
- private:
   MemoryReceiveChannel<T>* channel_;
   ReceiveWaiter<T> node_;
   Attempt attempt_ = Attempt::kDone;

@@ -20,16 +20,18 @@ namespace lowlevel {
 
 std::exception_ptr RaiseCancel::operator()() const { return task_->runner->make_cancelled(task_); }
 
+namespace detail {
+void raise_reschedule_outside_run() { throw RuntimeError("reschedule: task is not part of a run"); }
+}  // namespace detail
+
 void reschedule(TaskRecord& task, std::exception_ptr exception) {
-  if (!task.runner) throw RuntimeError("reschedule: task is not part of a run");
+  if (!task.runner) detail::raise_reschedule_outside_run();
   task.runner->reschedule(&task, std::move(exception));
 }
 
-TaskRecord& current_task() {
-  Runner* r = Runner::current();
-  if (!r || !r->current_task) throw RuntimeError("must be called from async context");
-  return *r->current_task;
-}
+namespace detail {
+void raise_not_in_task() { throw RuntimeError("must be called from async context"); }
+}  // namespace detail
 
 TaskRecord& current_root_task() {
   Runner& r = Runner::require("current_root_task");
@@ -37,10 +39,7 @@ TaskRecord& current_root_task() {
 }
 
 bool in_trio_run() { return Runner::current() != nullptr; }
-bool in_trio_task() {
-  Runner* r = Runner::current();
-  return r && r->current_task;
-}
+bool in_trio_task() { return internal::tl_current_task != nullptr; }
 
 std::string task_name(const TaskRecord& task) { return task.name(); }
 Nursery* parent_nursery(const TaskRecord& task) { return task.parent_nursery; }
@@ -216,24 +215,13 @@ void ParkingLot::break_lot(TaskRecord* task) {
 void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.state == internal::TaskState::kExited)
     throw BrokenResourceError("Attempted to add already exited task as lot breaker.");
-  BreakerLink* link = task.runner->new_breaker_link();
-  link->lot = &lot;
-  link->task = &task;
-  BreakerLink*& task_head = task.extras_().breakers;
-  link->task_prev = nullptr;
-  link->task_next = task_head;
-  if (task_head) task_head->task_prev = link;
-  task_head = link;
-  link->lot_prev = nullptr;
-  link->lot_next = lot.breaker_links_;
-  if (lot.breaker_links_) lot.breaker_links_->lot_prev = link;
-  lot.breaker_links_ = link;
+  detail::link_breaker(task, lot);
 }
 
 void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
   if (task.extras) {
     for (BreakerLink* link = task.extras->breakers; link; link = link->task_next) {
-      if (link->lot == &lot) {
+      if (link->lot == &lot && !link->dormant) {
         detail::unlink_breaker(link);
         return;
       }
@@ -243,15 +231,6 @@ void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot) {
 }
 
 namespace detail {
-void unlink_breaker(BreakerLink* link) {
-  ParkingLot* lot = link->lot;
-  (link->task_prev ? link->task_prev->task_next : link->task->extras->breakers) = link->task_next;
-  if (link->task_next) link->task_next->task_prev = link->task_prev;
-  (link->lot_prev ? link->lot_prev->lot_next : lot->breaker_links_) = link->lot_next;
-  if (link->lot_next) link->lot_next->lot_prev = link->lot_prev;
-  link->task->runner->free_breaker_link(link);
-}
-
 void break_lots_of_exiting_task(TaskRecord& task) {
   // Registration order, as Trio's list (new links go to the head).
   BreakerLink* link = task.extras->breakers;
@@ -259,8 +238,9 @@ void break_lots_of_exiting_task(TaskRecord& task) {
   while (link) {
     BreakerLink* earlier = link->task_prev;
     ParkingLot* lot = link->lot;
+    const bool dormant = link->dormant;
     unlink_breaker(link);
-    lot->break_lot(&task);
+    if (!dormant) lot->break_lot(&task);
     link = earlier;
   }
 }

@@ -162,12 +162,27 @@ auto wait_task_rescheduled(F abort_fn, const char* waiting_on = "wait_task_resch
 // Makes a task blocked in wait_task_rescheduled runnable; it will return normally, or raise
 // `exception` if non-null. Exactly once per wait (an Abort::kSucceeded counts as the
 // reschedule). Rescheduling a task that is not blocked is a bug: RuntimeError.
-void reschedule(TaskRecord& task, std::exception_ptr exception = nullptr);
+void reschedule(TaskRecord& task, std::exception_ptr exception);
+namespace detail {
+[[noreturn]] void raise_reschedule_outside_run();
+}
+inline void reschedule(TaskRecord& task) {
+  if (!task.runner) [[unlikely]]
+    detail::raise_reschedule_outside_run();
+  task.runner->reschedule(&task);
+}
 
 // ---- tasks -------------------------------------------------------------------------------
 
+namespace detail {
+[[noreturn]] void raise_not_in_task();
+}
 // The running task. RuntimeError("must be called from async context") outside a task.
-TaskRecord& current_task();
+inline TaskRecord& current_task() {
+  if (TaskRecord* task = internal::tl_current_task) [[likely]]
+    return *task;
+  detail::raise_not_in_task();
+}
 // The run's root (<init>) task.
 TaskRecord& current_root_task();
 // Whether current_time() / current_task() would succeed.
@@ -238,10 +253,14 @@ class ParkingLot;
 using internal::BreakerLink;
 
 namespace detail {
-// Called by the runner as `task` exits: breaks every lot it is registered as breaker for.
+// Called by the runner as `task` exits: breaks every lot it is registered as breaker for (and
+// drops its dormant registrations).
 void break_lots_of_exiting_task(TaskRecord& task);
-// Removes one registration from both of its lists and frees it.
-void unlink_breaker(BreakerLink* link);
+// add_parking_lot_breaker() for a task known not to have exited; returns the registration.
+// O(1), allocates nothing once the task's extras exist.
+inline BreakerLink* link_breaker(TaskRecord& task, ParkingLot& lot);
+// Removes one registration from both of its lists and frees it. O(1).
+inline void unlink_breaker(BreakerLink* link);
 }  // namespace detail
 
 struct ParkingLotStatistics {
@@ -286,6 +305,11 @@ class ParkingLot {
   // The longest-waiting task, or null.
   TaskRecord* first() const { return head_; }
 
+  // Internal (Lock): the lot's first breaker registration, and forgetting every registration
+  // unseen (they belong to an abandoned run: their storage is gone).
+  BreakerLink* first_breaker_link_() const noexcept { return breaker_links_; }
+  void forget_breaker_links_() noexcept { breaker_links_ = nullptr; }
+
   // Internal: links / unlinks a task (used by park and the abort hook).
   void link_(TaskRecord* task);
   void unlink_(TaskRecord* task);
@@ -304,8 +328,37 @@ class ParkingLot {
   friend void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void detail::break_lots_of_exiting_task(TaskRecord& task);
+  friend BreakerLink* detail::link_breaker(TaskRecord& task, ParkingLot& lot);
   friend void detail::unlink_breaker(BreakerLink* link);
 };
+
+namespace detail {
+inline BreakerLink* link_breaker(TaskRecord& task, ParkingLot& lot) {
+  BreakerLink* link = task.runner->new_breaker_link();
+  link->lot = &lot;
+  link->task = &task;
+  link->dormant = false;
+  BreakerLink*& task_head = (task.extras ? *task.extras : task.extras_()).breakers;
+  link->task_prev = nullptr;
+  link->task_next = task_head;
+  if (task_head) task_head->task_prev = link;
+  task_head = link;
+  link->lot_prev = nullptr;
+  link->lot_next = lot.breaker_links_;
+  if (lot.breaker_links_) lot.breaker_links_->lot_prev = link;
+  lot.breaker_links_ = link;
+  return link;
+}
+
+inline void unlink_breaker(BreakerLink* link) {
+  ParkingLot* lot = link->lot;
+  (link->task_prev ? link->task_prev->task_next : link->task->extras->breakers) = link->task_next;
+  if (link->task_next) link->task_next->task_prev = link->task_prev;
+  (link->lot_prev ? link->lot_prev->lot_next : lot->breaker_links_) = link->lot_next;
+  if (link->lot_next) link->lot_next->lot_prev = link->lot_prev;
+  link->task->runner->free_breaker_link(link);
+}
+}  // namespace detail
 
 // Registers `lot` to be broken when `task` exits. BrokenResourceError if the task has exited.
 void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);

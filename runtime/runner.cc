@@ -23,6 +23,8 @@
 
 namespace trio::internal {
 
+constinit thread_local TaskRec* tl_current_task = nullptr;
+
 namespace {
 thread_local Runner* tl_runner = nullptr;
 
@@ -323,7 +325,12 @@ TaskRec* current_task_for_scope() { return &lowlevel::current_task(); }
 // Runner: construction, thread-local access
 // ============================================================================================
 
-Runner::Runner(const RunOptions& options) : options_(options) {
+namespace {
+std::atomic<uint64_t> next_run_id{1};
+}
+
+Runner::Runner(const RunOptions& options)
+    : options_(options), run_id_(next_run_id.fetch_add(1, std::memory_order_relaxed)) {
   if (tl_runner) throw RuntimeError("Attempted to call run() from inside a run()");
   if (options_.choices) {
     choices_ = options_.choices;
@@ -404,10 +411,13 @@ void Runner::notify_scheduled(TaskRec* task) {
   instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
 
+void Runner::fail_reschedule(TaskRec* task) {
+  throw RuntimeError("reschedule: task '" + task->name() +
+                     "' is not blocked in wait_task_rescheduled (rescheduled twice?)");
+}
+
 void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
-  if (task->state != TaskState::kBlocked)
-    throw RuntimeError("reschedule: task '" + task->name() +
-                       "' is not blocked in wait_task_rescheduled (rescheduled twice?)");
+  if (task->state != TaskState::kBlocked) fail_reschedule(task);
   task->abort = nullptr;
   task->custom_sleep_data = nullptr;
   task->waiting_on = nullptr;
@@ -587,6 +597,7 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
   } catch (...) {
     loop_error = std::current_exception();
   }
+  tl_current_task = nullptr;  // (an error may have escaped a step)
   if (loop_error && init_task_ && init_task_->state != TaskState::kExited) {
     // Abandoned run (deadlock or internal error): destroy every frame, children first.
     std::vector<TaskRec*> all;
@@ -638,9 +649,12 @@ void Runner::run_one_iteration() {
     process_external_events();
     if (!deadlines_.empty()) deadlines_.expire(clock_->current_time(), *this);
     TaskRec* head = std::exchange(runq_head_, nullptr);
-    const size_t count = std::exchange(runq_size_, 0);
     runq_tail_ = nullptr;
-    run_batch(head, count);
+    const size_t count = std::exchange(runq_size_, 0);
+    if (count == 1)  // (no choice to make)
+      step(head);
+    else
+      run_batch(head, count);
     return;
   }
   enum class Primed { kNone, kIdle, kAutojump } primed = Primed::kNone;
@@ -702,8 +716,8 @@ void Runner::run_one_iteration() {
   if (!runq_head_) return;
   // Take the batch: only tasks runnable now; wake-ups during the batch wait for the next one.
   TaskRec* head = std::exchange(runq_head_, nullptr);
-  const size_t count = std::exchange(runq_size_, 0);
   runq_tail_ = nullptr;
+  const size_t count = std::exchange(runq_size_, 0);
   run_batch(head, count);
 }
 
@@ -724,18 +738,18 @@ void Runner::run_one_iteration() {
   task->state = TaskState::kBlocked;
   reschedule(task, make_cancelled(task));
   if (!instruments_.empty()) notify_after_step(task);
-  current_task = nullptr;
+  tl_current_task = nullptr;
 }
 
 [[gnu::noinline]] void Runner::fail_foreign_await(TaskRec* task) {
-  current_task = nullptr;
+  tl_current_task = nullptr;
   throw RuntimeError("task '" + task->name() +
                      "' suspended on an awaitable that is not trio's; it can never be resumed "
                      "(only await trio::Task and trio awaitables inside trio tasks)");
 }
 
 inline void Runner::step(TaskRec* task) {
-  current_task = task;
+  tl_current_task = task;
   task->state = TaskState::kRunning;
   if (!instruments_.empty()) [[unlikely]]
     notify_before_step(task);
@@ -757,7 +771,7 @@ inline void Runner::step(TaskRec* task) {
     fail_foreign_await(task);
   if (!instruments_.empty()) [[unlikely]]
     notify_after_step(task);
-  current_task = nullptr;
+  tl_current_task = nullptr;
   if (task->state == TaskState::kExited) [[unlikely]]
     root_handle(task).destroy();
 }
@@ -800,15 +814,17 @@ void Runner::run_batch(TaskRec* head, size_t count) {
       }
     }
   }
+  // Read each link before stepping: a step may put the task (never another of this batch) back
+  // on the run queue, which rewrites its links.
   if (reverse) {
-    TaskRec* prev = nullptr;
+    TaskRec* reversed = nullptr;
     while (head) {
       TaskRec* next = head->runq_next;
-      head->runq_next = prev;
-      prev = head;
+      head->runq_next = reversed;
+      reversed = head;
       head = next;
     }
-    head = prev;
+    head = reversed;
   }
   while (head) {
     TaskRec* next = head->runq_next;

@@ -56,22 +56,21 @@ void Event::set() {
 
 namespace detail {
 
-Attempt LockImpl::try_acquire_() {
-  lowlevel::TaskRecord* me = &lowlevel::current_task();
+Attempt LockImpl::try_acquire_slow_(lowlevel::TaskRecord* me) {
   // A broken lot means the owner exited: `owner_` is a dead task's address (which a new task may
   // reuse), so it is never compared with the caller. Acquiring then parks and raises.
   if (lot_.broken()) return Attempt::kWouldBlock;
   if (owner_ == me) return Attempt::kHeld;
-  if (owner_ == nullptr && lot_.empty()) {
+  if (owner_ == nullptr && lot_.empty()) {  // (try_acquire_ handles this case; kept for clarity)
     owner_ = me;
-    lowlevel::add_parking_lot_breaker(*me, lot_);
+    register_owner_(me);
     return Attempt::kDone;
   }
   return Attempt::kWouldBlock;
 }
 
 void LockImpl::acquire_nowait() {
-  switch (try_acquire_()) {
+  switch (try_acquire_(&lowlevel::current_task())) {
     case Attempt::kDone:
       return;
     case Attempt::kHeld:
@@ -81,17 +80,19 @@ void LockImpl::acquire_nowait() {
   }
 }
 
-void LockImpl::release() {
-  lowlevel::TaskRecord* me = &lowlevel::current_task();
-  if (me != owner_ || lot_.broken()) throw RuntimeError("can't release a Lock you don't own");
-  lowlevel::remove_parking_lot_breaker(*me, lot_);
-  if (lot_.empty()) {
-    owner_ = nullptr;
-    return;
-  }
-  // Hand the lock straight to the longest waiter (it may be a Condition waiter reparked here).
+void LockImpl::raise_not_owner_() { throw RuntimeError("can't release a Lock you don't own"); }
+
+void LockImpl::hand_off_() {
+  // Hand the lock straight to the longest waiter (it may be a Condition waiter reparked here;
+  // it is blocked, so it has not exited).
   owner_ = lot_.unpark_one();
-  lowlevel::add_parking_lot_breaker(*owner_, lot_);
+  register_owner_(owner_);
+}
+
+LockImpl::~LockImpl() {
+  // A registration left by an abandoned run must not be touched by ~ParkingLot.
+  internal::Runner* runner = internal::Runner::current();
+  if (!runner || runner->run_id() != registered_run_) lot_.forget_breaker_links_();
 }
 
 LockStatistics LockImpl::statistics() const noexcept {
@@ -124,7 +125,7 @@ void LockAcquire::resume_slow_() {
       break;
   }
   if (b_.resume()) {
-    attempt_ = lock_->try_acquire_();
+    attempt_ = lock_->try_acquire_(b_.task());
     if (attempt_ == Attempt::kHeld)
       throw RuntimeError("attempt to re-acquire an already held Lock");
     if (attempt_ != Attempt::kDone) raise_vanished_cancel("Lock.acquire");

@@ -144,15 +144,6 @@ inline Waiter::~Waiter() {
   if (queue) queue->remove(*this);
 }
 
-// The abort callable of a queue wait: a cancelled waiter leaves its queue (Abort.SUCCEEDED).
-struct UnlinkOnAbort {
-  Waiter* waiter;
-  lowlevel::Abort operator()(lowlevel::RaiseCancel) const noexcept {
-    if (waiter->queue) waiter->queue->remove(*waiter);
-    return lowlevel::Abort::kSucceeded;
-  }
-};
-
 // What a non-blocking attempt found.
 enum class Attempt : uint8_t {
   kDone,        // it happened
@@ -172,68 +163,73 @@ enum class Attempt : uint8_t {
 //   if (b.cancelled(h)) return true;                 // checkpoint_if_cancelled()
 //   if (attempt() == kDone) { b.checkpoint(h, false); return true; }   // cancel_shielded_...
 //   b.park(h, queue, waiter, "What.wait"); return true;                // wait_task_rescheduled
-// and in await_resume, `b.resume()` raises what the suspension delivered.
-class Blocking {
+// and in await_resume, `b.resume()` raises what the suspension delivered. Each part does exactly
+// what the lowlevel awaiter it stands for does (checkpoint_if_cancelled(), checkpoint(),
+// cancel_shielded_checkpoint(), wait_task_rescheduled with an abort that unlinks the waiter),
+// inlined into one small object: these are the hot paths of every primitive and channel.
+class Blocking final : internal::AbortHook {
  public:
+  Blocking() = default;
+  Blocking(const Blocking&) = delete;
+  Blocking& operator=(const Blocking&) = delete;
+
   // checkpoint_if_cancelled(): true if the task is cancelled (it is now suspended in a full
   // checkpoint, and resume() raises Cancelled). Otherwise counts a cancel point and returns false.
-  template <class P>
+  template <internal::TrioPromise P>
   bool cancelled(std::coroutine_handle<P> h) {
-    if (!cic_.await_suspend(h)) return false;
+    task_ = h.promise().task;
+    task_->runner->at_cancel_point(task_);
+    if (!internal::is_effectively_cancelled(task_)) [[likely]] {
+      ++task_->cancel_points;
+      return false;
+    }
     step_ = Step::kCancelled;
+    internal::checkpoint_suspend(task_, h, true);
     return true;
   }
   // A full checkpoint (may_cancel) or cancel_shielded_checkpoint() (a schedule point only).
-  template <class P>
+  template <internal::TrioPromise P>
   void checkpoint(std::coroutine_handle<P> h, bool may_cancel) {
-    ckpt_ = may_cancel ? ::trio::checkpoint() : ::trio::cancel_shielded_checkpoint();
+    task_ = h.promise().task;
     step_ = Step::kCheckpoint;
-    ckpt_.await_suspend(h);
+    internal::checkpoint_suspend(task_, h, may_cancel);
   }
   // Links `w` (for the current task) at the back of `q` and blocks until rescheduled; a
   // cancellation unlinks it. A cancel point and a schedule point.
-  template <class P>
+  template <internal::TrioPromise P>
   void park(std::coroutine_handle<P> h, WaitQueue& q, Waiter& w, const char* waiting_on) {
-    w.task = &lowlevel::current_task();
+    task_ = h.promise().task;
+    w.task = task_;
     q.push_back(w);
-    wait_.emplace(lowlevel::wait_task_rescheduled(UnlinkOnAbort{&w}, waiting_on));
+    waiter_ = &w;
     step_ = Step::kParked;
-    wait_->await_suspend(h);
+    internal::block_suspend(task_, h, this, waiting_on);
   }
   // Raises Cancelled or the exception the waker passed to reschedule(). Returns true in the one
   // case where the caller must retry its non-blocking attempt: the task was cancelled at
   // checkpoint_if_cancelled() but no longer was when it resumed.
   bool resume() {
-    switch (step_) {
-      case Step::kCancelled:
-        cic_.await_resume();
-        return true;
-      case Step::kCheckpoint:
-        ckpt_.await_resume();
-        return false;
-      case Step::kParked:
-        wait_->await_resume();
-        return false;
-      case Step::kNone:
-        return false;
-    }
-    return false;
+    if (step_ == Step::kNone) return false;
+    internal::rethrow_if_outcome(task_);
+    return step_ == Step::kCancelled;
   }
   bool parked() const noexcept { return step_ == Step::kParked; }
   // The attempt succeeded at once and only the schedule point remains to resume from.
   bool completed() const noexcept { return step_ == Step::kCheckpoint; }
+  // The task running the operation (set by the first part called).
+  lowlevel::TaskRecord* task() const noexcept { return task_; }
 
  private:
-  using CicAwaiter = decltype(::trio::checkpoint_if_cancelled());
-  using CheckpointAwaiter = decltype(::trio::checkpoint());
-  using WaitAwaiter =
-      decltype(lowlevel::wait_task_rescheduled(std::declval<UnlinkOnAbort>(), nullptr));
   enum class Step : uint8_t { kNone, kCancelled, kCheckpoint, kParked };
+  // The abort of a park: a cancelled waiter leaves its queue (Abort.SUCCEEDED).
+  bool try_abort(internal::TaskRec&) override {
+    if (waiter_->queue) waiter_->queue->remove(*waiter_);
+    return true;
+  }
 
   Step step_ = Step::kNone;
-  CicAwaiter cic_ = ::trio::checkpoint_if_cancelled();
-  CheckpointAwaiter ckpt_ = ::trio::cancel_shielded_checkpoint();
-  std::optional<WaitAwaiter> wait_;
+  internal::TaskRec* task_ = nullptr;
+  Waiter* waiter_ = nullptr;
 };
 
 // An acquire awaiter whose result is a LockGuard (see LockGuard below).
@@ -393,11 +389,41 @@ class LockImpl {
 
  protected:
   explicit LockImpl(const char* waiting_on) : waiting_on_(waiting_on) {}
+  ~LockImpl();
 
  private:
   friend class LockAcquire;
   friend class ::trio::Condition;
-  Attempt try_acquire_();
+  // `me` is the calling task.
+  [[gnu::always_inline]] Attempt try_acquire_(lowlevel::TaskRecord* me) {
+    if (owner_ == nullptr && lot_.empty() && !lot_.broken()) [[likely]] {
+      owner_ = me;
+      register_owner_(me);
+      return Attempt::kDone;
+    }
+    return try_acquire_slow_(me);
+  }
+  // Registers the new owner (running, or blocked in lot_: alive) as the lot's breaker. The lot
+  // has at most one registration, the last owner's: active while it holds the lock, dormant once
+  // it released it (see BreakerLink::dormant). O(1), allocates nothing in steady state.
+  void register_owner_(lowlevel::TaskRecord* owner) {
+    const uint64_t run = owner->runner->run_id();
+    if (registered_run_ == run) [[likely]] {
+      lowlevel::BreakerLink* link = lot_.first_breaker_link_();
+      if (link && link->task == owner) [[likely]] {
+        link->dormant = false;
+        return;
+      }
+      if (link) lowlevel::detail::unlink_breaker(link);
+    } else {
+      lot_.forget_breaker_links_();  // made by an abandoned run, if any
+      registered_run_ = run;
+    }
+    lowlevel::detail::link_breaker(*owner, lot_);
+  }
+  Attempt try_acquire_slow_(lowlevel::TaskRecord* me);
+  [[noreturn]] static void raise_not_owner_();
+  void hand_off_();
   // The BrokenResourceError to raise for a park that failed with `e` (the lot was broken).
   // Static: the lock may be gone (a lot destroyed with waiters wakes them with an error).
   [[noreturn]] static void raise_owner_exited_(const BrokenResourceError& e);
@@ -406,6 +432,9 @@ class LockImpl {
   // Waiting acquirers (and Condition waiters reparked here). The owner is registered as its
   // breaker: if the owner exits holding the lock, the runtime breaks it.
   lowlevel::ParkingLot lot_;
+  // The run (Runner::run_id) in which lot_'s breaker registration, if any, was made. A lock may
+  // outlive an abandoned run, whose registrations are gone unseen.
+  uint64_t registered_run_ = 0;
   const char* waiting_on_;
 };
 
@@ -415,22 +444,18 @@ class [[nodiscard]] LockAcquire {
   LockAcquire(const LockAcquire&) = delete;
   bool await_ready() const noexcept { return false; }
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    if (b_.cancelled(h)) return true;
-    attempt_ = lock_->try_acquire_();
-    if (attempt_ == Attempt::kDone) {
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<P> h) {
+    if (b_.cancelled(h)) [[unlikely]]
+      return true;
+    attempt_ = lock_->try_acquire_(b_.task());
+    if (attempt_ == Attempt::kDone) [[likely]] {
       b_.checkpoint(h, /*may_cancel=*/false);
       return true;
     }
-    if (attempt_ != Attempt::kWouldBlock) return false;  // misuse: raise in await_resume
-    // Trio's contended path is exactly `lot.park()`: Condition.wait re-acquires the same way.
-    park_ = lock_->lot_.park(lock_->waiting_on_);
-    park_awaiter_ = std::move(park_).operator co_await();
-    park_awaiter_.await_suspend(h);
-    return true;
+    return suspend_slow_(h);
   }
-  void await_resume() {
-    if (b_.completed())
+  [[gnu::always_inline]] void await_resume() {
+    if (b_.completed()) [[likely]]
       b_.resume();  // the uncontended path
     else
       resume_slow_();
@@ -438,6 +463,15 @@ class [[nodiscard]] LockAcquire {
   LockImpl& target() const noexcept { return *lock_; }
 
  private:
+  template <class P>
+  [[gnu::noinline]] bool suspend_slow_(std::coroutine_handle<P> h) {
+    if (attempt_ != Attempt::kWouldBlock) return false;  // misuse: raise in await_resume
+    // Trio's contended path is exactly `lot.park()`: Condition.wait re-acquires the same way.
+    park_ = lock_->lot_.park(lock_->waiting_on_);
+    park_awaiter_ = std::move(park_).operator co_await();
+    park_awaiter_.await_suspend(h);
+    return true;
+  }
   void resume_slow_();
   LockImpl* lock_;
   Attempt attempt_ = Attempt::kDone;
@@ -473,6 +507,17 @@ class StrictFIFOLock final : public detail::LockImpl {
 };
 
 inline detail::LockAcquire detail::LockImpl::acquire() { return LockAcquire(*this); }
+inline void detail::LockImpl::release() {
+  lowlevel::TaskRecord* me = &lowlevel::current_task();
+  if (me != owner_ || lot_.broken()) [[unlikely]]
+    raise_not_owner_();
+  if (lot_.empty()) [[likely]] {
+    lot_.first_breaker_link_()->dormant = true;  // ours (the lot is not broken)
+    owner_ = nullptr;
+    return;
+  }
+  hand_off_();
+}
 inline detail::GuardedAcquire<detail::LockAcquire> detail::LockImpl::acquire_guard() {
   return GuardedAcquire<LockAcquire>(*this);
 }

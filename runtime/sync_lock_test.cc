@@ -330,6 +330,76 @@ TYPED_TEST(LockTest, DestroyingAHeldLockDoesNotBreakItsOwnersExit) {
   });
 }
 
+// A released lock keeps its last owner's breaker registration, dormant (so that the same task
+// re-acquiring it is cheap): it must never break the lock, and it must be dropped when another
+// task takes the lock or the task exits.
+TYPED_TEST(LockTest, AnOwnerThatReleasedBeforeExitingLeavesTheLockUsable) {
+  sim_run([]() -> Task<> {
+    TypeParam l;
+    trio::Event first_may_exit;
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon(trio::TaskName("first"), [&]() -> Task<> {
+        for (int i = 0; i < 3; ++i) {
+          co_await l.acquire();
+          l.release();
+        }
+        co_await first_may_exit.wait();  // exits after "second" took and released the lock
+      });
+      co_await wait_all_tasks_blocked();
+      n.start_soon(trio::TaskName("second"), [&]() -> Task<> {
+        co_await l.acquire();
+        l.release();
+      });
+      co_await wait_all_tasks_blocked();
+      first_may_exit.set();
+    });
+    EXPECT_FALSE(l.locked());
+    co_await l.acquire();  // not broken by either exit
+    EXPECT_EQ(l.statistics().owner, &trio::lowlevel::current_task());
+    l.release();
+    // And the registration of a later owner still works.
+    std::string error;
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon(trio::TaskName("third"), [&]() -> Task<> { co_await l.acquire(); });
+      co_await wait_all_tasks_blocked();
+    });
+    try {
+      co_await l.acquire();
+    } catch (const trio::BrokenResourceError& e) {
+      error = e.what();
+    }
+    EXPECT_EQ(error, "Owner of this lock exited without releasing: third");
+  });
+}
+
+// Regression (dormant registrations): a lock used in a run that was abandoned (a deadlock) is
+// usable in a later run; nothing touches the abandoned run's registration storage (ASan).
+TEST(Lock, UsableInALaterRunAfterAnAbandonedRun) {
+  trio::Lock lock;
+  trio::MockClock clock;
+  EXPECT_THROW(trio::run(trio::RunOptions{.clock = &clock, .seed = 1},
+                         [&]() -> Task<> {
+                           co_await lock.acquire();
+                           lock.release();
+                           trio::Event never;
+                           co_await never.wait();  // deadlock: the run is abandoned
+                         }),
+               trio::DeadlockError);
+  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon([&]() -> Task<> {
+        co_await lock.acquire();
+        lock.release();
+      });
+      co_return;
+    });
+    co_await lock.acquire();
+    EXPECT_TRUE(lock.locked());
+    lock.release();
+  });
+}
+
 // ---- Condition ---------------------------------------------------------------------------------
 
 TEST(Condition, LockForwardingAndMisuse) {

@@ -129,6 +129,12 @@ struct TokenState {
   IoBackend* io = nullptr;
 };
 
+// The task being stepped on this thread: null between steps and outside runs. Only the
+// runner's step() (and its cold helpers) write it; lowlevel::current_task() reads it inline.
+// Reading a thread-local from a coroutine is safe here: a run's coroutines all resume on the
+// run's thread (coroutine-pitfalls.md #6 concerns tasks that migrate between threads).
+extern constinit thread_local TaskRec* tl_current_task;
+
 struct IdleWaiter {
   Duration cushion;
   uint64_t counter;
@@ -152,7 +158,20 @@ class Runner {
   std::exception_ptr run(const std::function<TaskRec*(Nursery&)>& spawn_main);
 
   // ---- scheduling ----
-  void reschedule(TaskRec* task, std::exception_ptr outcome = nullptr);
+  void reschedule(TaskRec* task, std::exception_ptr outcome);
+  // reschedule(task, nullptr): the hot path of every wake-up, inline.
+  void reschedule(TaskRec* task) {
+    if (task->state != TaskState::kBlocked) [[unlikely]]
+      fail_reschedule(task);
+    task->abort = nullptr;
+    task->custom_sleep_data = nullptr;
+    task->waiting_on = nullptr;
+    task->next_exception = nullptr;
+    task->state = TaskState::kRunnable;
+    push_runq(task);
+    if (!instruments_.empty()) [[unlikely]]
+      notify_scheduled(task);
+  }
   // Puts a running task back on the run queue (a schedule point without blocking).
   void yield_running(TaskRec* task) {
     task->state = TaskState::kRunnable;
@@ -216,10 +235,12 @@ class Runner {
     link->task_next = free_breaker_links_;
     free_breaker_links_ = link;
   }
+  // Unique among the process's runs (never 0): tells a registration made in this run from one
+  // left behind by an abandoned run, whose storage is gone.
+  uint64_t run_id() const { return run_id_; }
   // A human-readable dump of the task tree (for deadlock reports).
   std::string task_tree() const;
 
-  TaskRec* current_task = nullptr;
   // Set while an abandoned run destroys its frames (destructors skip their checks).
   bool tearing_down_ = false;
 
@@ -245,6 +266,7 @@ class Runner {
     ++runq_size_;
   }
   void notify_scheduled(TaskRec* task);
+  [[noreturn]] static void fail_reschedule(TaskRec* task);
   bool process_external_events() { return token_ && drain_external_events(); }
   bool drain_external_events();
 
@@ -278,6 +300,7 @@ class Runner {
   std::deque<BreakerLink> breaker_links_;
   BreakerLink* free_breaker_links_ = nullptr;
   Runner* previous_ = nullptr;
+  uint64_t run_id_;
 };
 
 // ---- awaiter fast paths (declared in lowlevel.h) ----

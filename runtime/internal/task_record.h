@@ -37,6 +37,10 @@ struct BreakerLink {
   BreakerLink* task_next = nullptr;  // also the free-list link
   BreakerLink* lot_prev = nullptr;
   BreakerLink* lot_next = nullptr;
+  // A dormant registration breaks nothing when its task exits (it is just dropped). A Lock
+  // keeps its last owner's registration, dormant, while it is released, so that the same task
+  // re-acquiring it costs no unlink and relink.
+  bool dormant = false;
 };
 
 // The abort protocol of `wait_task_rescheduled`: the blocked task's awaiter implements this.
@@ -60,7 +64,8 @@ struct TaskRec {
   // Where to resume the task when it is next stepped (the innermost suspended coroutine).
   // (The root frame that holds this record is root_handle(this), see root_task.h.)
   std::coroutine_handle<> resume_point;
-  // Intrusive run-queue link. Invariant: non-null or last only while state == kRunnable.
+  // Intrusive run-queue link (singly linked: a back link would take the record past its memory
+  // budget, see bench/memory_bench.cc). Meaningful only while state == kRunnable.
   TaskRec* runq_next = nullptr;
   Runner* runner = nullptr;
 
@@ -125,6 +130,12 @@ struct TaskRec {
   // The task's name: the spawner's, or "<parent task>.<counter>" by default.
   std::string name() const;
 };
+
+#if defined(__x86_64__) && !defined(_GLIBCXX_DEBUG)
+// The memory budget (<= 256 bytes of runtime state per blocked task beyond its own frame, see
+// bench/memory_bench.cc) leaves no room: put new, rarely used fields in Extras.
+static_assert(sizeof(TaskRec) <= 176, "TaskRec outgrew the per-task memory budget");
+#endif
 
 }  // namespace internal
 }  // namespace trio
