@@ -184,7 +184,11 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
   const bool live = options.progress == SweepProgress::kAlways ||
                     (options.progress == SweepProgress::kAuto && tty);
   const auto repro = [&](uint64_t seed) {
-    return options.repro ? options.repro(seed) : default_repro(seed);
+    if (options.repro) return options.repro(seed);
+    // Without the environment, TRIO_SWEEP_SEED would be ignored: name the call that runs it.
+    if (!options.use_environment)
+      return "trio::testing::run_seed(scenario, " + std::to_string(seed) + ")";
+    return default_repro(seed);
   };
 
   const Steady::time_point start = Steady::now();
