@@ -26,6 +26,8 @@
 // Reproducing. The report names the first failing seed and a command that runs only that seed:
 //     bazel test //pkg:target --test_filter=Suite.Name --test_env=TRIO_SWEEP_SEED=S
 // With TRIO_SWEEP_SEED set, sweep() runs that one seed (on shard 0 only) and ignores `seeds`.
+// With use_environment = false the variable is ignored, so the repro line is the call instead:
+// `trio::testing::run_seed(scenario, S)`.
 #ifndef TRIO_TESTING_SWEEP_H_
 #define TRIO_TESTING_SWEEP_H_
 
