@@ -502,7 +502,12 @@ class [[nodiscard]] ChannelSend {
       b_.resume();
       return;
     }
-    resume_slow_();
+    if (b_.parked()) {
+      b_.resume();  // raises what the wake-up delivered (Cancelled)
+      if (node_.outcome == Attempt::kDone) [[likely]]
+        return;
+    }
+    resume_slow_();  // (a second b_.resume() after a parked wait raises nothing)
   }
 
  private:
@@ -552,7 +557,12 @@ class [[nodiscard]] ChannelReceive {
       b_.resume();
       return std::move(*node_.value);
     }
-    return resume_slow_();
+    if (b_.parked()) {
+      b_.resume();  // raises what the wake-up delivered (Cancelled)
+      if (node_.outcome == Attempt::kDone) [[likely]]
+        return std::move(*node_.value);
+    }
+    return resume_slow_();  // (a second b_.resume() after a parked wait raises nothing)
   }
 
  private:

@@ -55,8 +55,20 @@ class Nursery;
 
 namespace internal {
 // Helpers of the awaiters below (internal/runner.h, runner.cc).
-void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
-                   const char* waiting_on);
+// wait_task_rescheduled's suspension: the task is blocked until rescheduled (inline: the hot
+// path of every wait).
+inline void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook,
+                          const char* waiting_on) {
+  task->resume_point = h;
+  ++task->schedule_points;
+  ++task->cancel_points;
+  task->state = TaskState::kBlocked;
+  task->abort = hook;
+  task->waiting_on = waiting_on;
+  task->runner->at_cancel_point(task);
+  if (task->cancel_status->effectively_cancelled) [[unlikely]]
+    task->runner->task_blocked(task);
+}
 inline void rethrow_if_outcome(TaskRec* task) {
   if (task->next_exception) std::rethrow_exception(std::exchange(task->next_exception, nullptr));
 }

@@ -8,6 +8,7 @@
 
 #include "runtime/cancel_scope.h"
 #include "runtime/choice.h"
+#include "runtime/internal/runner.h"
 
 namespace trio {
 
@@ -45,11 +46,26 @@ void Event::set() {
   // waiters was 25x slower, from cache misses); every waiter can come first, and the
   // scheduler's batch policy (coin flip, or kShuffle for every permutation) orders them further.
   const size_t n = waiters_.size();
-  if (n > 1) {
-    for (uint64_t r = lowlevel::random_choice(n, ChoiceKind::kWakeOrder); r > 0; --r)
-      waiters_.push_back(*waiters_.pop_front());
+  if (n == 0) return;
+  const uint64_t r = n > 1 ? lowlevel::random_choice(n, ChoiceKind::kWakeOrder) : 0;
+  internal::Runner* runner = waiters_.front()->task->runner;
+  if (r == 0 || !runner || runner->has_instruments()) {
+    // Rotate the waiters themselves, so the instruments see task_scheduled in wake order.
+    for (uint64_t i = r; i > 0; --i) waiters_.push_back(*waiters_.pop_front());
+    while (detail::Waiter* w = waiters_.pop_front()) lowlevel::reschedule(*w->task);
+    return;
   }
-  while (detail::Waiter* w = waiters_.pop_front()) lowlevel::reschedule(*w->task);
+  // Wake in waiting order, then rotate the run queue's new tail segment in O(1): the same order
+  // without walking (and missing the cache on) r waiter nodes twice. Every waiter belongs to
+  // this thread's one run.
+  internal::TaskRec* const before = runner->runq_tail();
+  internal::TaskRec* last = nullptr;
+  uint64_t i = 0;
+  waiters_.drain([&](detail::Waiter& w) {
+    runner->reschedule(w.task);
+    if (++i == r) last = w.task;
+  });
+  runner->rotate_runq(before, last);
 }
 
 // ---- Lock --------------------------------------------------------------------------------------

@@ -79,15 +79,17 @@ class WaitQueue;
 // awaiter), so waiting allocates nothing. Destroying a linked waiter unlinks it (an abandoned
 // run destroys frames in any order).
 struct Waiter {
-  Waiter() = default;
+  // Only `queue` is initialized: the other fields are set when the waiter is linked, and read
+  // only while it is (no stores on the hot path of an awaiter that never parks).
+  Waiter() noexcept {}
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
   ~Waiter();
 
-  lowlevel::TaskRecord* task = nullptr;
+  lowlevel::TaskRecord* task;  // set by whoever links it
   WaitQueue* queue = nullptr;  // the queue this waiter is linked in, or null
-  Waiter* prev = nullptr;
-  Waiter* next = nullptr;
+  Waiter* prev;
+  Waiter* next;
 };
 
 // An intrusive FIFO of waiters. Destroying a queue detaches its waiters (they stay blocked).
@@ -133,6 +135,27 @@ class WaitQueue {
     if (w) remove(*w);
     return w;
   }
+  // Unlinks every waiter, front to back, calling fn(w) on each just before it is unlinked (as a
+  // pop_front loop would, without relinking the next node each time). fn must not touch the
+  // queue. If fn throws, the waiters from the one it threw on stay linked.
+  template <class F>
+  void drain(F&& fn) {
+    Waiter* w = head_;
+    try {
+      while (w) {
+        Waiter* next = w->next;
+        fn(*w);
+        w->queue = nullptr;
+        --size_;
+        w = next;
+      }
+    } catch (...) {
+      head_ = w;  // (not null: fn threw on it)
+      w->prev = nullptr;
+      throw;
+    }
+    head_ = tail_ = nullptr;
+  }
 
  private:
   Waiter* head_ = nullptr;
@@ -169,7 +192,7 @@ enum class Attempt : uint8_t {
 // inlined into one small object: these are the hot paths of every primitive and channel.
 class Blocking final : internal::AbortHook {
  public:
-  Blocking() = default;
+  Blocking() noexcept {}  // task_ and waiter_ are set by the part that uses them
   Blocking(const Blocking&) = delete;
   Blocking& operator=(const Blocking&) = delete;
 
@@ -228,8 +251,8 @@ class Blocking final : internal::AbortHook {
   }
 
   Step step_ = Step::kNone;
-  internal::TaskRec* task_ = nullptr;
-  Waiter* waiter_ = nullptr;
+  internal::TaskRec* task_;
+  Waiter* waiter_;
 };
 
 // An acquire awaiter whose result is a LockGuard (see LockGuard below).

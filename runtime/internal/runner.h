@@ -172,6 +172,22 @@ class Runner {
     if (!instruments_.empty()) [[unlikely]]
       notify_scheduled(task);
   }
+  // The last task on the run queue (null if it is empty).
+  TaskRec* runq_tail() const { return runq_tail_; }
+  // Rotates the tasks queued after `before` (the whole queue if null): the one after `last`
+  // comes first and `last` becomes the tail. `last` must be one of them. O(1). Only for a waker
+  // that just queued those tasks and wants them in a rotated order (Event::set); the
+  // instruments' task_scheduled calls already saw the unrotated order, so callers use it only
+  // when there are no instruments.
+  void rotate_runq(TaskRec* before, TaskRec* last) {
+    if (last == runq_tail_) return;
+    TaskRec*& link = before ? before->runq_next : runq_head_;
+    TaskRec* first = link;
+    link = last->runq_next;
+    runq_tail_->runq_next = first;
+    last->runq_next = nullptr;
+    runq_tail_ = last;
+  }
   // Puts a running task back on the run queue (a schedule point without blocking).
   void yield_running(TaskRec* task) {
     task->state = TaskState::kRunnable;
