@@ -23,6 +23,7 @@
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <utility>
 
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
@@ -96,7 +97,7 @@ void BM_MoveOnAfter(benchmark::State& state) {
   trio::run(sim_options(clock), [&]() -> trio::Task<> {
     for (auto _ : state) {
       bool moved = co_await trio::move_on_after(1h, [&]() -> trio::Task<> { co_return; });
-      benchmark::DoNotOptimize(moved);
+      benchmark::DoNotOptimize(std::as_const(moved));
     }
   });
   state.SetItemsProcessed(state.iterations());

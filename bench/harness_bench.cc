@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include "examples/demo_job_pool.h"
 #include "runtime/channel.h"
@@ -57,7 +58,7 @@ trio::Task<> mixed_scenario() {
     for (int c = 0; c < 4; ++c) {
       n.start_soon([&, receiver = rx.clone()]() mutable -> trio::Task<> {
         while (std::optional<int> v = co_await receiver.receive_or_end())
-          benchmark::DoNotOptimize(*v);
+          benchmark::DoNotOptimize(std::as_const(*v));
       });
     }
     rx.close();
