@@ -169,4 +169,16 @@ std::string describe(const std::exception_ptr& e) {
   }
 }
 
+std::string describe_tree(const std::exception_ptr& e) {
+  try {
+    if (e) std::rethrow_exception(e);
+  } catch (const BaseExceptionGroup& g) {
+    std::string tree = g.format_tree();
+    while (!tree.empty() && tree.back() == '\n') tree.pop_back();
+    return tree;
+  } catch (...) {
+  }
+  return describe(e);
+}
+
 }  // namespace trio

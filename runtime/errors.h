@@ -140,6 +140,9 @@ bool holds(const std::exception_ptr& e) {
 
 // A one-line description: `what()` for std::exception, `to_string()` for Cancelled and groups.
 std::string describe(const std::exception_ptr& e);
+// describe(), but an exception group comes as its whole tree (format_tree(), without the final
+// newline): which task raised what, which a group's one-line summary hides.
+std::string describe_tree(const std::exception_ptr& e);
 
 // Trio's RuntimeError: the API was misused (a bug in the caller). The message is Trio's.
 class RuntimeError : public std::logic_error {

@@ -188,6 +188,13 @@ TEST(ExceptionGroup, HoldsAndDescribe) {
   EXPECT_EQ(trio::describe(a_cancelled()), "Cancelled(cancelled due to explicit from task main)");
 }
 
+TEST(ExceptionGroup, DescribeTreeShowsAGroupsWholeTreeAndElseAsDescribe) {
+  auto group = trio::make_exception_group("outer", {err("a")}, {"main"});
+  EXPECT_EQ(trio::describe_tree(group), "outer (1 sub-exception)\n+-- [task main] a");
+  EXPECT_EQ(trio::describe_tree(err("plain")), "plain");
+  EXPECT_EQ(trio::describe_tree(nullptr), "no exception");
+}
+
 // ---- error types ----------------------------------------------------------------------------
 
 static_assert(std::is_base_of_v<std::logic_error, trio::RuntimeError>);

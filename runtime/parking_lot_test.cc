@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 
@@ -25,16 +26,7 @@ using Record = std::vector<std::string>;
 
 namespace {
 
-// Runs `fn` on a virtual clock and checks that no coroutine frame leaked.
-template <class F>
-auto sim_run(F fn) {
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
-  struct LeakCheck {
-    ~LeakCheck() { EXPECT_EQ(trio::lowlevel::live_frames(), 0); }
-  } leak_check;
-  return trio::run(trio::RunOptions{.clock = &clock, .seed = 17}, std::move(fn));
-}
+using sim_test::sim_run;
 
 // Parks in `lot` inside its own cancel scope (published through `scope_out`), recording
 // "sleep i" and then "wake i" or "cancelled i".

@@ -17,18 +17,22 @@
 
 namespace sim_test {
 
-// Runs `fn` in a fresh run on MockClock(autojump threshold 0) and expects no leaked frames.
+// Runs `fn` in a fresh run on MockClock(autojump threshold 0) and returns its result; expects
+// no leaked frames afterwards, also when the run raises.
 template <class F>
-void sim_run(F fn, uint64_t seed = 17,
+auto sim_run(F fn, uint64_t seed = 17,
              trio::SchedulingPolicy policy = trio::SchedulingPolicy::kCoinFlip) {
   trio::MockClock clock;
   clock.set_autojump_threshold(std::chrono::seconds(0));
-  trio::run(trio::RunOptions{.clock = &clock, .seed = seed, .scheduling = policy}, std::move(fn));
-  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
+  struct LeakCheck {
+    ~LeakCheck() { EXPECT_EQ(trio::lowlevel::live_frames(), 0); }
+  } leak_check;
+  return trio::run(trio::RunOptions{.clock = &clock, .seed = seed, .scheduling = policy},
+                   std::move(fn));
 }
 template <class F>
-void sim_run(F fn, trio::SchedulingPolicy policy) {
-  sim_run(std::move(fn), 17, policy);
+auto sim_run(F fn, trio::SchedulingPolicy policy) {
+  return sim_run(std::move(fn), 17, policy);
 }
 
 // The current task's checkpoint counters.

@@ -61,29 +61,6 @@ class Injector : public CancelPointHook {
   CancelTarget target_;
 };
 
-// describe(), but an exception group comes with its whole tree (which task raised what): its
-// one-line summary ("Exceptions from Trio nursery (1 sub-exception)") hides the failure.
-std::string describe_error(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const BaseExceptionGroup& g) {
-    std::string tree = g.format_tree();
-    while (!tree.empty() && tree.back() == '\n') tree.pop_back();
-    return tree;
-  } catch (...) {
-    return describe(e);
-  }
-}
-
-// The last `max_lines` events of `trace` (where a failure shows), after a line counting the
-// earlier ones.
-std::string trace_tail(const Trace& trace, size_t max_lines) {
-  if (trace.size() <= max_lines) return format_trace(trace);
-  const size_t skipped = trace.size() - max_lines;
-  Trace tail(trace.begin() + static_cast<ptrdiff_t>(skipped), trace.end());
-  return "... " + std::to_string(skipped) + " earlier events\n" + format_trace(tail);
-}
-
 struct RunOutcome {
   std::string what;  // "" = every invariant held
   std::string trace;
@@ -123,7 +100,7 @@ RunOutcome run_once(const std::function<Task<>()>& body,
     } catch (...) {
     }
     if (!is_cancelled && options.expected_error) expected = options.expected_error(error);
-    if (!expected) add("the run raised " + describe_error(error));
+    if (!expected) add("the run raised " + describe_tree(error));
   }
   const int64_t leaked = lowlevel::live_frames() - frames_before;
   if (leaked != 0) add(std::to_string(leaked) + " coroutine frame(s) leaked");
@@ -131,7 +108,7 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   recorder.note(error ? "run raised " + describe(error) : "run returned");
   RunOutcome out;
   out.what = std::move(what);
-  if (!out.what.empty()) out.trace = trace_tail(recorder.trace(), options.max_trace_lines);
+  if (!out.what.empty()) out.trace = format_trace_tail(recorder.trace(), options.max_trace_lines);
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "runtime/trio.h"
 #include "testing/choices.h"
+#include "testing/planted_bugs.h"
 #include "testing/property.h"
 
 using trio::Task;
@@ -22,6 +23,9 @@ using trio::testing::prop_assert;
 using trio::testing::Schedule;
 
 namespace {
+
+using trio::testing::planted::check_then_act;
+using trio::testing::planted::lost_wakeup;
 
 // Three siblings each log their letter at three checkpoints: the log is the schedule.
 std::string* g_log = nullptr;
@@ -48,50 +52,6 @@ std::string run_logged(const std::string& choice_string, trio::testing::PctOptio
   g_log = nullptr;
   EXPECT_FALSE(run.failed()) << run.error;
   return log;
-}
-
-// The check-then-act race of property_test.cc (see there).
-Task<> check_then_act(bool fixed) {
-  bool busy = false;
-  int inside = 0;
-  auto worker = [&](int lead) -> Task<> {
-    for (int i = 0; i < lead; ++i) co_await trio::checkpoint();
-    if (busy) co_return;
-    if (fixed) busy = true;
-    co_await trio::checkpoint();
-    busy = true;
-    ++inside;
-    prop_assert(inside == 1, "no double entry into the critical section");
-    co_await trio::checkpoint();
-    --inside;
-    busy = false;
-  };
-  co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
-    n.start_soon(worker, 0);
-    n.start_soon(worker, 1);
-    co_return;
-  });
-}
-
-// The lost wake-up of property_test.cc (see there): a deadlock when the producer publishes
-// between the consumer's check and its park.
-Task<> lost_wakeup(bool fixed) {
-  bool ready = false;
-  trio::lowlevel::ParkingLot lot;
-  co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
-    n.start_soon([&]() -> Task<> {
-      if (!ready) {
-        if (!fixed) co_await trio::checkpoint();
-        co_await lot.park();
-      }
-    });
-    n.start_soon([&]() -> Task<> {
-      co_await trio::checkpoint();
-      ready = true;
-      lot.unpark_all();
-    });
-    co_return;
-  });
 }
 
 }  // namespace

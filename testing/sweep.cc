@@ -80,29 +80,6 @@ std::string sanitize(const std::string& name) {
   return out;
 }
 
-// describe(), but an exception group comes with its whole tree (which task raised what): its
-// one-line summary ("Exceptions from Trio nursery (1 sub-exception)") hides the failure.
-std::string describe_error(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const BaseExceptionGroup& g) {
-    std::string tree = g.format_tree();
-    while (!tree.empty() && tree.back() == '\n') tree.pop_back();
-    return tree;
-  } catch (...) {
-    return describe(e);
-  }
-}
-
-// The last `max_lines` events of `trace` (where a failure shows), after a line counting the
-// earlier ones.
-std::string trace_tail(const Trace& trace, size_t max_lines) {
-  if (trace.size() <= max_lines) return format_trace(trace);
-  const size_t skipped = trace.size() - max_lines;
-  Trace tail(trace.begin() + static_cast<ptrdiff_t>(skipped), trace.end());
-  return "... " + std::to_string(skipped) + " earlier events\n" + format_trace(tail);
-}
-
 }  // namespace
 
 std::string run_seed(const Scenario& scenario, uint64_t seed, const SweepOptions& options) {
@@ -116,7 +93,7 @@ std::string run_seed(const Scenario& scenario, uint64_t seed, const SweepOptions
   try {
     trio::run(run_options, scenario);
   } catch (...) {
-    what = "raised " + describe_error(std::current_exception());
+    what = "raised " + describe_tree(std::current_exception());
   }
   if (budget.exceeded()) what = budget.report();
   const int64_t leaked = lowlevel::live_frames() - frames_before;
@@ -211,7 +188,7 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
         ScenarioRun traced = run_scenario(scenario, {.seed = seed,
                                                      .scheduling = options.scheduling,
                                                      .max_virtual_time = options.max_virtual_time});
-        f.trace = trace_tail(traced.trace, options.max_trace_lines);
+        f.trace = format_trace_tail(traced.trace, options.max_trace_lines);
         if (const char* dir = env("TEST_UNDECLARED_OUTPUTS_DIR")) {
           std::ofstream out(std::string(dir) + "/sweep-" + sanitize(report.name) + "-seed-" +
                             std::to_string(seed) + ".txt");
