@@ -164,20 +164,22 @@ class RingBuffer {
 };
 
 // A task blocked in send: its value waits in its own frame until a receiver takes it.
+// `handle` and `outcome`, like Waiter's links, are set when it parks (not on the hot path of a
+// send that completes at once).
 template <class T>
 struct SendWaiter : Waiter {
   explicit SendWaiter(T&& v) : value(std::move(v)) {}
   T value;
-  uint64_t handle = 0;               // the handle it waits on (close() wakes only its own)
-  Attempt outcome = Attempt::kDone;  // set by whoever wakes it
+  uint64_t handle;  // the handle it waits on (close() wakes only its own)
+  Attempt outcome;  // set by whoever wakes it
 };
 
 // A task blocked in receive: a sender hands its value straight into `value`.
 template <class T>
 struct ReceiveWaiter : Waiter {
   std::optional<T> value;
-  uint64_t handle = 0;
-  Attempt outcome = Attempt::kDone;
+  uint64_t handle;
+  Attempt outcome;
 };
 
 // Trio's MemoryChannelState: what every handle of one channel shares.
@@ -200,7 +202,8 @@ class ChannelState {
     }
     if (static_cast<uint64_t>(buffer_.size()) < static_cast<uint64_t>(max_buffer_size_)) {
       buffer_.push_back(std::move(value));
-      peak_buffer_used_ = std::max(peak_buffer_used_, buffer_.size());
+      if (buffer_.size() > peak_buffer_used_) [[unlikely]]
+        peak_buffer_used_ = buffer_.size();
       return Attempt::kDone;
     }
     return Attempt::kWouldBlock;
@@ -492,7 +495,7 @@ class [[nodiscard]] ChannelSend {
       return true;
     attempt_ = channel_->attempt_send_(node_.value);
     if (attempt_ == Attempt::kDone) [[likely]] {
-      b_.checkpoint(h, /*may_cancel=*/false);
+      b_.completed_at_once(h);
       return true;
     }
     return suspend_slow_(h);
@@ -515,6 +518,7 @@ class [[nodiscard]] ChannelSend {
   [[gnu::noinline]] bool suspend_slow_(std::coroutine_handle<P> h) {
     if (attempt_ != Attempt::kWouldBlock) return false;  // raise in await_resume
     node_.handle = channel_->id_;
+    node_.outcome = Attempt::kDone;
     b_.park(h, channel_->state_->senders(), node_, "MemorySendChannel.send");
     return true;
   }
@@ -530,7 +534,7 @@ class [[nodiscard]] ChannelSend {
 
   MemorySendChannel<T>* channel_;
   SendWaiter<T> node_;
-  Attempt attempt_ = Attempt::kDone;
+  Attempt attempt_;  // set by await_suspend past the cancel point (read only after that)
   Blocking b_;
 };
 
@@ -547,7 +551,7 @@ class [[nodiscard]] ChannelReceive {
       return true;
     attempt_ = channel_->attempt_receive_(node_.value);
     if (attempt_ == Attempt::kDone || (kOrEnd && attempt_ == Attempt::kEnd)) [[likely]] {
-      b_.checkpoint(h, /*may_cancel=*/false);
+      b_.completed_at_once(h);
       return true;
     }
     return suspend_slow_(h);
@@ -570,6 +574,7 @@ class [[nodiscard]] ChannelReceive {
   [[gnu::noinline]] bool suspend_slow_(std::coroutine_handle<P> h) {
     if (attempt_ != Attempt::kWouldBlock) return false;  // raise in await_resume
     node_.handle = channel_->id_;
+    node_.outcome = Attempt::kDone;
     b_.park(h, channel_->state_->receivers(), node_, "MemoryReceiveChannel.receive");
     return true;
   }
@@ -589,7 +594,7 @@ class [[nodiscard]] ChannelReceive {
 
   MemoryReceiveChannel<T>* channel_;
   ReceiveWaiter<T> node_;
-  Attempt attempt_ = Attempt::kDone;
+  Attempt attempt_;  // set by await_suspend past the cancel point (read only after that)
   Blocking b_;
 };
 

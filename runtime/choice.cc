@@ -12,28 +12,15 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
 Prng::Prng(uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);
 }
 
-uint64_t Prng::next() {
-  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
 uint64_t Prng::choose(uint64_t n, ChoiceKind) {
   if (n <= 1) return 0;
-  if (n == 2) return next() >> 63;
+  if (n == 2) return coin_flip();
   // Lemire's nearly-divisionless bounded draw, exact (no modulo bias).
   __uint128_t m = static_cast<__uint128_t>(next()) * n;
   uint64_t low = static_cast<uint64_t>(m);

@@ -34,10 +34,23 @@ class ChoiceSource {
 class Prng final : public ChoiceSource {
  public:
   explicit Prng(uint64_t seed);
-  uint64_t next();
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  // choose(2, kind), inline (the scheduler's coin flip).
+  uint64_t coin_flip() { return next() >> 63; }
   uint64_t choose(uint64_t n, ChoiceKind kind) override;
 
  private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
 

@@ -338,6 +338,7 @@ Runner::Runner(const RunOptions& options)
     owned_prng_ = std::make_unique<Prng>(options_.seed ? *options_.seed : os_random_seed());
     choices_ = owned_prng_.get();
   }
+  prng_ = dynamic_cast<Prng*>(choices_);
   if (options_.clock) {
     clock_ = options_.clock;
   } else {
@@ -625,10 +626,26 @@ bool Runner::drain_external_events() {
 }
 
 void Runner::loop() {
-  while (tasks_living_ > 0) run_one_iteration();
+  while (tasks_living_ > 0) {
+    // The hottest path, inline: something is runnable and nothing else needs looking at (no
+    // instrument, no fd, no deadline, no cross-thread callback). Everything else, including
+    // the I/O wait, is run_one_iteration(), out of line so that this loop stays small.
+    if (runq_head_ && instruments_.empty() && io_->waiter_count() == 0 && !token_ &&
+        deadlines_.empty()) [[likely]] {
+      TaskRec* head = std::exchange(runq_head_, nullptr);
+      runq_tail_ = nullptr;
+      const size_t count = std::exchange(runq_size_, 0);
+      if (count == 1)  // (no choice to make)
+        step(head);
+      else
+        run_batch(head, count);
+    } else {
+      run_one_iteration();
+    }
+  }
 }
 
-void Runner::run_one_iteration() {
+[[gnu::noinline]] void Runner::run_one_iteration() {
   // Fast path: something is runnable, so the I/O wait would be a zero-timeout poll, neither
   // autojump nor wait_all_tasks_blocked can fire, and no hook needs calling. Poll only if some
   // fd is registered; read the clock only if a deadline is pending.
@@ -764,42 +781,23 @@ inline void Runner::step(TaskRec* task) {
     root_handle(task).destroy();
 }
 
-void Runner::run_batch(TaskRec* head, size_t count) {
-  SchedulingPolicy policy = options_.scheduling;
+inline void Runner::run_batch(TaskRec* head, size_t count) {
   bool reverse = false;
   if (count > 1) {
-    switch (policy) {
+    switch (options_.scheduling) {
       case SchedulingPolicy::kCoinFlip:
-        reverse = choices_->choose(2, ChoiceKind::kBatchReverse) == 1;
+        // (The default source, called directly: the same draw as choose(2, ...).)
+        reverse = (prng_ ? prng_->coin_flip() : choices_->choose(2, ChoiceKind::kBatchReverse)) == 1;
         break;
       case SchedulingPolicy::kLifo:
         reverse = true;
         break;
       case SchedulingPolicy::kFifo:
         break;
-      case SchedulingPolicy::kCustom: {
-        batch_.clear();
-        for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);
-        options_.batch_orderer->order_batch(batch_);
-        std::vector<TaskRec*> order;
-        order.swap(batch_);
-        for (TaskRec* t : order) step(t);
-        order.clear();
-        batch_.swap(order);
+      case SchedulingPolicy::kCustom:
+      case SchedulingPolicy::kShuffle:
+        run_ordered_batch(head);
         return;
-      }
-      case SchedulingPolicy::kShuffle: {
-        batch_.clear();
-        for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);
-        for (size_t i = batch_.size() - 1; i > 0; --i)
-          std::swap(batch_[i], batch_[choices_->choose(i + 1, ChoiceKind::kBatchShuffle)]);
-        std::vector<TaskRec*> order;
-        order.swap(batch_);
-        for (TaskRec* t : order) step(t);
-        order.clear();
-        batch_.swap(order);
-        return;
-      }
     }
   }
   // Read each link before stepping: a step may put the task (never another of this batch) back
@@ -821,6 +819,23 @@ void Runner::run_batch(TaskRec* head, size_t count) {
     step(head);
     head = next;
   }
+}
+
+// A batch in an order chosen by the batch orderer (kCustom) or shuffled (kShuffle).
+[[gnu::noinline]] void Runner::run_ordered_batch(TaskRec* head) {
+  batch_.clear();
+  for (TaskRec* t = head; t; t = t->runq_next) batch_.push_back(t);
+  if (options_.scheduling == SchedulingPolicy::kCustom) {
+    options_.batch_orderer->order_batch(batch_);
+  } else {
+    for (size_t i = batch_.size() - 1; i > 0; --i)
+      std::swap(batch_[i], batch_[choices_->choose(i + 1, ChoiceKind::kBatchShuffle)]);
+  }
+  std::vector<TaskRec*> order;
+  order.swap(batch_);
+  for (TaskRec* t : order) step(t);
+  order.clear();
+  batch_.swap(order);
 }
 
 // ============================================================================================

@@ -210,12 +210,18 @@ class Blocking final : internal::AbortHook {
     internal::checkpoint_suspend(task_, h, true);
     return true;
   }
-  // A full checkpoint (may_cancel) or cancel_shielded_checkpoint() (a schedule point only).
+  // A full checkpoint (instead of cancelled()).
   template <internal::TrioPromise P>
-  void checkpoint(std::coroutine_handle<P> h, bool may_cancel) {
+  void checkpoint(std::coroutine_handle<P> h) {
     task_ = h.promise().task;
     step_ = Step::kCheckpoint;
-    internal::checkpoint_suspend(task_, h, may_cancel);
+    internal::checkpoint_suspend(task_, h, true);
+  }
+  // After cancelled() returned false: the operation succeeded at once; its schedule point
+  // (cancel_shielded_checkpoint()).
+  void completed_at_once(std::coroutine_handle<> h) {
+    step_ = Step::kCheckpoint;
+    internal::checkpoint_suspend(task_, h, false);
   }
   // Links `w` (for the current task) at the back of `q` and blocks until rescheduled; a
   // cancellation unlinks it. A cancel point and a schedule point.
@@ -361,7 +367,7 @@ class [[nodiscard]] EventWait {
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     if (event_->flag_)
-      b_.checkpoint(h, /*may_cancel=*/true);
+      b_.checkpoint(h);
     else
       b_.park(h, event_->waiters_, node_, "Event.wait");
   }
@@ -472,7 +478,7 @@ class [[nodiscard]] LockAcquire {
       return true;
     attempt_ = lock_->try_acquire_(b_.task());
     if (attempt_ == Attempt::kDone) [[likely]] {
-      b_.checkpoint(h, /*may_cancel=*/false);
+      b_.completed_at_once(h);
       return true;
     }
     return suspend_slow_(h);
@@ -598,7 +604,7 @@ class [[nodiscard]] SemaphoreAcquire {
   void await_suspend(std::coroutine_handle<P> h) {
     if (b_.cancelled(h)) return;
     if (sem_->try_acquire_() == Attempt::kDone)
-      b_.checkpoint(h, /*may_cancel=*/false);
+      b_.completed_at_once(h);
     else
       b_.park(h, sem_->waiters_, node_, "Semaphore.acquire");
   }
@@ -698,7 +704,7 @@ class [[nodiscard]] LimiterAcquire {
     if (b_.cancelled(h)) return true;
     attempt_ = limiter_->try_acquire_(node_.borrower);
     if (attempt_ == Attempt::kDone) {
-      b_.checkpoint(h, /*may_cancel=*/false);
+      b_.completed_at_once(h);
       return true;
     }
     if (attempt_ != Attempt::kWouldBlock) return false;  // misuse: raise in await_resume

@@ -270,6 +270,7 @@ class Runner {
   void deliver_checkpoint_cancel(TaskRec* task);
   [[noreturn]] void fail_foreign_await(TaskRec* task);
   void run_batch(TaskRec* head, size_t count);
+  void run_ordered_batch(TaskRec* head);
   template <class Fn>
   void instruments_call(Fn&& fn);
   void push_runq(TaskRec* task) {
@@ -293,6 +294,7 @@ class Runner {
   Clock* clock_ = nullptr;
   IoBackend* io_ = nullptr;
   ChoiceSource* choices_ = nullptr;
+  Prng* prng_ = nullptr;  // choices_ when it is a Prng (the default): called directly
   CancelPointHook* cancel_point_hook_ = nullptr;
   std::vector<Instrument*> instruments_;
 
