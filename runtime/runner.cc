@@ -353,6 +353,7 @@ Runner::Runner(const RunOptions& options)
     io_ = owned_io_.get();
   }
   instruments_ = options_.instruments;
+  instrumented_ = !instruments_.empty();
   cancel_point_hook_ = options_.cancel_point_hook;
   if (options_.scheduling == SchedulingPolicy::kCustom && !options_.batch_orderer)
     throw RuntimeError(
@@ -389,6 +390,7 @@ void Runner::instruments_call(Fn&& fn) {
       std::fprintf(stderr, "trio: instrument %p raised an exception (%s) and was removed\n",
                    static_cast<void*>(i), describe(std::current_exception()).c_str());
       instruments_.erase(std::find(instruments_.begin(), instruments_.end(), i));
+      instrumented_ = !instruments_.empty();
     }
   }
 }
@@ -396,12 +398,14 @@ void Runner::instruments_call(Fn&& fn) {
 void Runner::add_instrument(Instrument* instrument) {
   if (std::find(instruments_.begin(), instruments_.end(), instrument) == instruments_.end())
     instruments_.push_back(instrument);
+  instrumented_ = true;
 }
 
 void Runner::remove_instrument(Instrument* instrument) {
   auto it = std::find(instruments_.begin(), instruments_.end(), instrument);
   if (it == instruments_.end()) throw KeyError("instrument is not installed in this run");
   instruments_.erase(it);
+  instrumented_ = !instruments_.empty();
 }
 
 // ============================================================================================
@@ -425,7 +429,7 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
   task->next_exception = std::move(outcome);
   task->state = TaskState::kRunnable;
   push_runq(task);
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
 
@@ -466,7 +470,7 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
     nursery->link_child_(task);
   }
   ++tasks_living_;
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.task_spawned(*task); });
   task->state = TaskState::kBlocked;  // so that reschedule accepts it
   reschedule(task);
@@ -488,7 +492,7 @@ void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   }
   --tasks_living_;
   task->state = TaskState::kExited;
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.task_exited(*task); });
 }
 
@@ -575,7 +579,7 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
   tl_runner = this;
   std::exception_ptr loop_error;
   try {
-    if (!instruments_.empty()) instruments_call([](Instrument& i) { i.before_run(); });
+    if (instrumented_) instruments_call([](Instrument& i) { i.before_run(); });
     clock_->start_clock();
     auto init = root_call(&init_main, this, &spawn_main, &system_nursery_);
     init_task_ = init.rec();
@@ -604,7 +608,7 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
     token_->queue.drain();
     token_->io = nullptr;
   }
-  if (!instruments_.empty()) instruments_call([](Instrument& i) { i.after_run(); });
+  if (instrumented_) instruments_call([](Instrument& i) { i.after_run(); });
   tl_runner = previous_;
   if (loop_error) std::rethrow_exception(loop_error);
   if (internal_error_)
@@ -630,7 +634,7 @@ void Runner::loop() {
     // The hottest path, inline: something is runnable and nothing else needs looking at (no
     // instrument, no fd, no deadline, no cross-thread callback). Everything else, including
     // the I/O wait, is run_one_iteration(), out of line so that this loop stays small.
-    if (runq_head_ && instruments_.empty() && io_->waiter_count() == 0 && !token_ &&
+    if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ &&
         deadlines_.empty()) [[likely]] {
       TaskRec* head = std::exchange(runq_head_, nullptr);
       runq_tail_ = nullptr;
@@ -649,7 +653,7 @@ void Runner::loop() {
   // Fast path: something is runnable, so the I/O wait would be a zero-timeout poll, neither
   // autojump nor wait_all_tasks_blocked can fire, and no hook needs calling. Poll only if some
   // fd is registered; read the clock only if a deadline is pending.
-  if (runq_head_ && instruments_.empty()) [[likely]] {
+  if (runq_head_ && !instrumented_) [[likely]] {
     if (io_->waiter_count() != 0) io_->wait_for_events(Duration(0));
     process_external_events();
     if (!deadlines_.empty()) deadlines_.expire(clock_->current_time(), *this);
@@ -693,12 +697,12 @@ void Runner::loop() {
         "I/O or wake-up can arrive.\nTask tree at " +
         seconds_text(clock_->current_time().time_since_epoch().count()) + ":\n" + task_tree());
   }
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.before_io_wait(timeout); });
   bool events = false;
   if (timeout > Duration(0) || io_->waiter_count() != 0) events = io_->wait_for_events(timeout);
   if (process_external_events()) events = true;
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.after_io_wait(timeout); });
   if (!deadlines_.empty()) {
     if (deadlines_.expire(clock_->current_time(), *this)) primed = Primed::kNone;
@@ -742,7 +746,7 @@ void Runner::loop() {
   ++task->cancel_points;
   task->state = TaskState::kBlocked;
   reschedule(task, make_cancelled(task));
-  if (!instruments_.empty()) notify_after_step(task);
+  if (instrumented_) notify_after_step(task);
   tl_current_task = nullptr;
 }
 
@@ -756,7 +760,7 @@ void Runner::loop() {
 inline void Runner::step(TaskRec* task) {
   tl_current_task = task;
   task->state = TaskState::kRunning;
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     notify_before_step(task);
   if (task->in_checkpoint) {
     task->in_checkpoint = false;
@@ -774,7 +778,7 @@ inline void Runner::step(TaskRec* task) {
   } while (h);
   if (task->state == TaskState::kRunning) [[unlikely]]
     fail_foreign_await(task);
-  if (!instruments_.empty()) [[unlikely]]
+  if (instrumented_) [[unlikely]]
     notify_after_step(task);
   tl_current_task = nullptr;
   if (task->state == TaskState::kExited) [[unlikely]]

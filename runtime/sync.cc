@@ -60,11 +60,14 @@ void Event::set() {
   // this thread's one run.
   internal::TaskRec* const before = runner->runq_tail();
   internal::TaskRec* last = nullptr;
-  uint64_t i = 0;
-  waiters_.drain([&](detail::Waiter& w) {
-    runner->reschedule(w.task);
-    if (++i == r) last = w.task;
-  });
+  {
+    internal::Runner::BulkReschedule wake(*runner);
+    uint64_t i = 0;
+    waiters_.drain([&](detail::Waiter& w) {
+      wake.add(w.task);
+      if (++i == r) last = w.task;
+    });
+  }
   runner->rotate_runq(before, last);
 }
 

@@ -184,7 +184,7 @@ enum class Attempt : uint8_t {
 
 // The checkpoints of Trio's maybe-blocking pattern (spec §2.1.4), as parts an awaiter composes:
 //   if (b.cancelled(h)) return true;                 // checkpoint_if_cancelled()
-//   if (attempt() == kDone) { b.checkpoint(h, false); return true; }   // cancel_shielded_...
+//   if (attempt() == kDone) { b.completed_at_once(h); return true; }  // cancel_shielded_...
 //   b.park(h, queue, waiter, "What.wait"); return true;                // wait_task_rescheduled
 // and in await_resume, `b.resume()` raises what the suspension delivered. Each part does exactly
 // what the lowlevel awaiter it stands for does (checkpoint_if_cancelled(), checkpoint(),

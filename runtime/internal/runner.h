@@ -161,17 +161,38 @@ class Runner {
   void reschedule(TaskRec* task, std::exception_ptr outcome);
   // reschedule(task, nullptr): the hot path of every wake-up, inline.
   void reschedule(TaskRec* task) {
-    if (task->state != TaskState::kBlocked) [[unlikely]]
-      fail_reschedule(task);
-    task->abort = nullptr;
-    task->custom_sleep_data = nullptr;
-    task->waiting_on = nullptr;
-    task->next_exception = nullptr;
-    task->state = TaskState::kRunnable;
+    make_runnable(task);
     push_runq(task);
-    if (!instruments_.empty()) [[unlikely]]
+    if (instrumented_) [[unlikely]]
       notify_scheduled(task);
   }
+  // reschedule(task) for many tasks in a row, by a waker that checked has_instruments() is
+  // false (Event::set): the run queue's tail and size stay in registers until it is destroyed.
+  class BulkReschedule {
+   public:
+    explicit BulkReschedule(Runner& runner) : runner_(runner), tail_(runner.runq_tail_) {}
+    BulkReschedule(const BulkReschedule&) = delete;
+    BulkReschedule& operator=(const BulkReschedule&) = delete;
+    ~BulkReschedule() {
+      runner_.runq_tail_ = tail_;
+      runner_.runq_size_ += added_;
+    }
+    void add(TaskRec* task) {
+      make_runnable(task);
+      task->runq_next = nullptr;
+      if (tail_)
+        tail_->runq_next = task;
+      else
+        runner_.runq_head_ = task;
+      tail_ = task;
+      ++added_;
+    }
+
+   private:
+    Runner& runner_;
+    TaskRec* tail_;
+    size_t added_ = 0;
+  };
   // The last task on the run queue (null if it is empty).
   TaskRec* runq_tail() const { return runq_tail_; }
   // Rotates the tasks queued after `before` (the whole queue if null): the one after `last`
@@ -192,7 +213,7 @@ class Runner {
   void yield_running(TaskRec* task) {
     task->state = TaskState::kRunnable;
     push_runq(task);
-    if (!instruments_.empty()) [[unlikely]]
+    if (instrumented_) [[unlikely]]
       notify_scheduled(task);
   }
   // Called by a wait_task_rescheduled awaiter once the task is suspended and blocked.
@@ -218,7 +239,7 @@ class Runner {
   // ---- instruments ----
   void add_instrument(Instrument* instrument);
   void remove_instrument(Instrument* instrument);
-  bool has_instruments() const { return !instruments_.empty(); }
+  bool has_instruments() const { return instrumented_; }
 
   // ---- wait_all_tasks_blocked ----
   void add_idle_waiter(Duration cushion, TaskRec* task);
@@ -284,6 +305,16 @@ class Runner {
   }
   void notify_scheduled(TaskRec* task);
   [[noreturn]] static void fail_reschedule(TaskRec* task);
+  // What reschedule(task) does to the task itself (not the run queue).
+  static void make_runnable(TaskRec* task) {
+    if (task->state != TaskState::kBlocked) [[unlikely]]
+      fail_reschedule(task);
+    task->abort = nullptr;
+    task->custom_sleep_data = nullptr;
+    task->waiting_on = nullptr;
+    task->next_exception = nullptr;
+    task->state = TaskState::kRunnable;
+  }
   bool process_external_events() { return token_ && drain_external_events(); }
   bool drain_external_events();
 
@@ -297,6 +328,7 @@ class Runner {
   Prng* prng_ = nullptr;  // choices_ when it is a Prng (the default): called directly
   CancelPointHook* cancel_point_hook_ = nullptr;
   std::vector<Instrument*> instruments_;
+  bool instrumented_ = false;  // !instruments_.empty(), one load for the hot paths
 
   TaskRec* runq_head_ = nullptr;
   TaskRec* runq_tail_ = nullptr;
