@@ -19,9 +19,7 @@ Nursery::Nursery(TaskRec* parent) : runner_(parent->runner), parent_(parent) {
 
 Nursery::~Nursery() = default;
 
-void Nursery::check_open() const {
-  if (closed_) throw RuntimeError("Nursery is closed to new arrivals");
-}
+void Nursery::raise_closed_() { throw RuntimeError("Nursery is closed to new arrivals"); }
 
 void Nursery::spawn_child(TaskRec* rec, const std::string* name, bool system) {
   if (name && !name->empty()) rec->extras_().name = *name;
@@ -76,8 +74,14 @@ void Nursery::add_exception_(std::exception_ptr exception, std::string source, b
 
 void Nursery::child_finished_(TaskRec* child, std::exception_ptr exception) {
   unlink_child_(child);
-  if (exception) add_exception_(std::move(exception), child->name(), false);
+  if (exception) [[unlikely]]
+    add_child_exception_(child, std::move(exception));
   check_closed_();
+}
+
+[[gnu::noinline]] void Nursery::add_child_exception_(TaskRec* child,
+                                                     std::exception_ptr exception) {
+  add_exception_(std::move(exception), child->name(), false);
 }
 
 void Nursery::check_closed_() {

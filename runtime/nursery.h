@@ -177,6 +177,7 @@ class Nursery {
   explicit Nursery(internal::TaskRec* parent);
   void child_finished_(internal::TaskRec* child, std::exception_ptr exception);
   void add_exception_(std::exception_ptr exception, std::string source, bool from_body);
+  void add_child_exception_(internal::TaskRec* child, std::exception_ptr exception);
   void check_closed_();
   std::exception_ptr finish_();
   void adopt_children_of_(Nursery& old);
@@ -207,7 +208,11 @@ class Nursery {
   }
 
  private:
-  void check_open() const;
+  void check_open() const {
+    if (closed_) [[unlikely]]
+      raise_closed_();
+  }
+  [[noreturn]] static void raise_closed_();
   void exit_suspend(internal::TaskRec* task, std::coroutine_handle<> h, internal::AbortHook* hook,
                     std::exception_ptr body_exception);
   template <class T, class F, class... Args>

@@ -416,18 +416,22 @@ void Runner::notify_scheduled(TaskRec* task) {
   instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
 }
 
+[[gnu::noinline]] void Runner::notify_spawned(TaskRec* task) {
+  instruments_call([&](Instrument& i) { i.task_spawned(*task); });
+}
+
+[[gnu::noinline]] void Runner::notify_exited(TaskRec* task) {
+  instruments_call([&](Instrument& i) { i.task_exited(*task); });
+}
+
 void Runner::fail_reschedule(TaskRec* task) {
   throw RuntimeError("reschedule: task '" + task->name() +
                      "' is not blocked in wait_task_rescheduled (rescheduled twice?)");
 }
 
 void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
-  if (task->state != TaskState::kBlocked) fail_reschedule(task);
-  task->abort = nullptr;
-  task->custom_sleep_data = nullptr;
-  task->waiting_on = nullptr;
+  make_runnable(task);
   task->next_exception = std::move(outcome);
-  task->state = TaskState::kRunnable;
   push_runq(task);
   if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
@@ -471,7 +475,7 @@ void Runner::spawn(TaskRec* task, Nursery* nursery, bool system) {
   }
   ++tasks_living_;
   if (instrumented_) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.task_spawned(*task); });
+    notify_spawned(task);
   task->state = TaskState::kBlocked;  // so that reschedule accepts it
   reschedule(task);
 }
@@ -493,7 +497,7 @@ void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   --tasks_living_;
   task->state = TaskState::kExited;
   if (instrumented_) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.task_exited(*task); });
+    notify_exited(task);
 }
 
 void root_finished(TaskRec* task, std::exception_ptr exception) noexcept {

@@ -304,6 +304,8 @@ class Runner {
     ++runq_size_;
   }
   void notify_scheduled(TaskRec* task);
+  void notify_spawned(TaskRec* task);
+  void notify_exited(TaskRec* task);
   [[noreturn]] static void fail_reschedule(TaskRec* task);
   // What reschedule(task) does to the task itself (not the run queue).
   static void make_runnable(TaskRec* task) {
