@@ -501,10 +501,8 @@ class [[nodiscard]] ChannelSend {
     return suspend_slow_(h);
   }
   [[gnu::always_inline]] void await_resume() {
-    if (b_.completed()) [[likely]] {
-      b_.resume();
+    if (b_.completed()) [[likely]]
       return;
-    }
     if (b_.parked()) {
       b_.resume();  // raises what the wake-up delivered (Cancelled)
       if (node_.outcome == Attempt::kDone) [[likely]]
@@ -557,10 +555,8 @@ class [[nodiscard]] ChannelReceive {
     return suspend_slow_(h);
   }
   [[gnu::always_inline]] Result await_resume() {
-    if (b_.completed() && attempt_ == Attempt::kDone) [[likely]] {
-      b_.resume();
+    if (b_.completed() && attempt_ == Attempt::kDone) [[likely]]
       return std::move(*node_.value);
-    }
     if (b_.parked()) {
       b_.resume();  // raises what the wake-up delivered (Cancelled)
       if (node_.outcome == Attempt::kDone) [[likely]]

@@ -75,6 +75,18 @@ void Event::set() {
 
 namespace detail {
 
+void LockImpl::register_new_owner_(lowlevel::TaskRecord* owner) {
+  const uint64_t run = owner->runner->run_id();
+  if (registered_run_ == run) {
+    if (lowlevel::BreakerLink* link = lot_.first_breaker_link_())
+      lowlevel::detail::unlink_breaker(link);
+  } else {
+    lot_.forget_breaker_links_();  // made by an abandoned run, if any
+    registered_run_ = run;
+  }
+  lowlevel::detail::link_breaker(*owner, lot_);
+}
+
 Attempt LockImpl::try_acquire_slow_(lowlevel::TaskRecord* me) {
   // A broken lot means the owner exited: `owner_` is a dead task's address (which a new task may
   // reuse), so it is never compared with the caller. Acquiring then parks and raises.

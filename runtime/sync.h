@@ -220,7 +220,7 @@ class Blocking final : internal::AbortHook {
   // After cancelled() returned false: the operation succeeded at once; its schedule point
   // (cancel_shielded_checkpoint()).
   void completed_at_once(std::coroutine_handle<> h) {
-    step_ = Step::kCheckpoint;
+    step_ = Step::kAtOnce;
     internal::checkpoint_suspend(task_, h, false);
   }
   // Links `w` (for the current task) at the back of `q` and blocks until rescheduled; a
@@ -238,18 +238,20 @@ class Blocking final : internal::AbortHook {
   // case where the caller must retry its non-blocking attempt: the task was cancelled at
   // checkpoint_if_cancelled() but no longer was when it resumed.
   bool resume() {
-    if (step_ == Step::kNone) return false;
+    if (step_ == Step::kNone || step_ == Step::kAtOnce) return false;
     internal::rethrow_if_outcome(task_);
     return step_ == Step::kCancelled;
   }
   bool parked() const noexcept { return step_ == Step::kParked; }
-  // The attempt succeeded at once and only the schedule point remains to resume from.
-  bool completed() const noexcept { return step_ == Step::kCheckpoint; }
+  // The attempt succeeded at once (completed_at_once): nothing to raise. A task that yielded
+  // without blocking cannot be rescheduled with an outcome, and its schedule point does not
+  // raise Cancelled, so resume() would have nothing to do.
+  bool completed() const noexcept { return step_ == Step::kAtOnce; }
   // The task running the operation (set by the first part called).
   lowlevel::TaskRecord* task() const noexcept { return task_; }
 
  private:
-  enum class Step : uint8_t { kNone, kCancelled, kCheckpoint, kParked };
+  enum class Step : uint8_t { kNone, kCancelled, kCheckpoint, kParked, kAtOnce };
   // The abort of a park: a cancelled waiter leaves its queue (Abort.SUCCEEDED).
   bool try_abort(internal::TaskRec&) override {
     if (waiter_->queue) waiter_->queue->remove(*waiter_);
@@ -435,21 +437,17 @@ class LockImpl {
   // Registers the new owner (running, or blocked in lot_: alive) as the lot's breaker. The lot
   // has at most one registration, the last owner's: active while it holds the lock, dormant once
   // it released it (see BreakerLink::dormant). O(1), allocates nothing in steady state.
-  void register_owner_(lowlevel::TaskRecord* owner) {
-    const uint64_t run = owner->runner->run_id();
-    if (registered_run_ == run) [[likely]] {
+  [[gnu::always_inline]] void register_owner_(lowlevel::TaskRecord* owner) {
+    if (registered_run_ == owner->runner->run_id()) [[likely]] {
       lowlevel::BreakerLink* link = lot_.first_breaker_link_();
-      if (link && link->task == owner) [[likely]] {
+      if (link && link->task == owner) [[likely]] {  // the same task re-acquires
         link->dormant = false;
         return;
       }
-      if (link) lowlevel::detail::unlink_breaker(link);
-    } else {
-      lot_.forget_breaker_links_();  // made by an abandoned run, if any
-      registered_run_ = run;
     }
-    lowlevel::detail::link_breaker(*owner, lot_);
+    register_new_owner_(owner);
   }
+  void register_new_owner_(lowlevel::TaskRecord* owner);
   Attempt try_acquire_slow_(lowlevel::TaskRecord* me);
   [[noreturn]] static void raise_not_owner_();
   void hand_off_();
@@ -484,9 +482,7 @@ class [[nodiscard]] LockAcquire {
     return suspend_slow_(h);
   }
   [[gnu::always_inline]] void await_resume() {
-    if (b_.completed()) [[likely]]
-      b_.resume();  // the uncontended path
-    else
+    if (!b_.completed()) [[unlikely]]  // (completed: the uncontended path, nothing to raise)
       resume_slow_();
   }
   LockImpl& target() const noexcept { return *lock_; }
@@ -712,9 +708,7 @@ class [[nodiscard]] LimiterAcquire {
     return true;
   }
   void await_resume() {
-    if (b_.completed())
-      b_.resume();  // a token was free
-    else
+    if (!b_.completed())  // (completed: a token was free, nothing to raise)
       resume_slow_();
   }
   CapacityLimiter& target() const noexcept { return *limiter_; }
