@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <tuple>
 #include <utility>
 
@@ -145,36 +146,42 @@ void BM_LockAcquireRelease(benchmark::State& state) {
 }
 BENCHMARK(BM_LockAcquireRelease)->UseRealTime();
 
+// One round of BM_EventSetWakes: the waiters wait on `go`; the last to wake sets `done` and
+// every waiter moves on to `next` (linked before `go` is set).
+struct EventRound {
+  trio::Event go;
+  trio::Event done;
+  EventRound* next = nullptr;
+};
+
+trio::Task<> event_waiter(EventRound* round, int64_t waiters, int64_t& arrived) {
+  for (;;) {
+    co_await round->go.wait();
+    if (++arrived == waiters) {
+      arrived = 0;
+      round->done.set();
+    }
+    round = round->next;
+  }
+}
+
 void BM_EventSetWakes(benchmark::State& state) {
   const int64_t waiters = state.range(0);
   trio::MockClock clock;
   trio::run(sim_options(clock), [&]() -> trio::Task<> {
-    // Round g: the waiters wait on events[g]; the last to wake sets done[g]. A deque keeps
-    // every event in place while new rounds are added.
-    std::deque<trio::Event> events(1), done(1);
+    std::deque<EventRound> rounds(1);  // a deque keeps every round in place as rounds are added
     int64_t arrived = 0;
     double loop_ns = 0;
     co_await trio::open_nursery([&](trio::Nursery& n) -> trio::Task<> {
-      for (int64_t i = 0; i < waiters; ++i) {
-        n.start_soon([&]() -> trio::Task<> {
-          for (size_t g = 0;; ++g) {
-            co_await events[g].wait();
-            if (++arrived == waiters) {
-              arrived = 0;
-              done[g].set();
-            }
-          }
-        });
-      }
+      for (int64_t i = 0; i < waiters; ++i) n.start_soon(event_waiter, &rounds[0], waiters, std::ref(arrived));
       co_await trio::lowlevel::wait_all_tasks_blocked();
-      size_t g = 0;
+      EventRound* round = &rounds[0];
       const auto t0 = SteadyClock::now();
       for (auto _ : state) {
-        events.emplace_back();
-        done.emplace_back();
-        events[g].set();
-        co_await done[g].wait();
-        ++g;
+        round->next = &rounds.emplace_back();
+        round->go.set();
+        co_await round->done.wait();
+        round = round->next;
       }
       loop_ns = ns_since(t0);
       n.cancel_scope().cancel();

@@ -22,6 +22,20 @@ void raise_vanished_cancel(const char* operation) {
       "too)");
 }
 
+void WaitQueue::wake_all_destroyed_() noexcept {
+  internal::Runner* runner = internal::Runner::current();
+  if (!runner || runner->tearing_down_) {  // the tasks may be gone already: only detach
+    for (Waiter* w = head_; w; w = w->next) w->queue = nullptr;
+    return;
+  }
+  const char* operation = head_->task->waiting_on ? head_->task->waiting_on : "a wait";
+  const std::exception_ptr error = std::make_exception_ptr(BrokenResourceError(
+      "the object was destroyed while " + std::to_string(size_) +
+      " task(s) were waiting on it (in " + operation +
+      "): destroy a primitive only after its waiters have left"));
+  while (Waiter* w = pop_front()) runner->reschedule(w->task, error);
+}
+
 }  // namespace detail
 
 void LockGuard::reset_() noexcept {

@@ -32,7 +32,9 @@
 // checkpoint. None of them takes a timeout: wrap the call in a cancel scope (`move_on_after`).
 //
 // Blocking calls return awaiters: `co_await` them at once, inside a trio task. An awaiter refers
-// to its primitive; a primitive must outlive every task waiting on it.
+// to its primitive; a primitive must outlive every task waiting on it. Destroying one while
+// tasks wait on it is a bug that wakes them with BrokenResourceError ("... destroyed while N
+// task(s) were waiting on it ..."), rather than leaving them blocked forever.
 //
 // Errors (Trio's types and message text): WouldBlock from `*_nowait`; RuntimeError for misuse —
 // "attempt to re-acquire an already held Lock", "can't release a Lock you don't own",
@@ -92,14 +94,18 @@ struct Waiter {
   Waiter* next;
 };
 
-// An intrusive FIFO of waiters. Destroying a queue detaches its waiters (they stay blocked).
+// An intrusive FIFO of waiters. Destroying a queue that still has waiters (its primitive was
+// destroyed while tasks waited on it: a lifetime bug) wakes them with BrokenResourceError
+// "... destroyed while N task(s) were waiting on it (in Event.wait) ...", instead of leaving
+// them blocked forever. (When an abandoned run destroys its frames, it only detaches them.)
 class WaitQueue {
  public:
   WaitQueue() = default;
   WaitQueue(const WaitQueue&) = delete;
   WaitQueue& operator=(const WaitQueue&) = delete;
   ~WaitQueue() {
-    for (Waiter* w = head_; w; w = w->next) w->queue = nullptr;
+    if (head_) [[unlikely]]
+      wake_all_destroyed_();
   }
 
   bool empty() const noexcept { return head_ == nullptr; }
@@ -158,6 +164,7 @@ class WaitQueue {
   }
 
  private:
+  void wake_all_destroyed_() noexcept;
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
   size_t size_ = 0;

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,10 +24,6 @@ using trio::lowlevel::wait_all_tasks_blocked;
 using Record = std::vector<std::string>;
 
 using namespace sim_test;
-
-namespace {}  // namespace
-
-// Trio's assert_checkpoints / assert_no_checkpoints around a statement (which may co_await).
 
 // ---- Event -------------------------------------------------------------------------------------
 
@@ -420,4 +417,60 @@ TEST(LockGuard, ReleasesOnScopeExitOnCancellationAndWhenReleasedEarly) {
     EXPECT_TRUE(scope.cancelled_caught());
     EXPECT_EQ(s.value(), 1);
   });
+}
+
+// ---- destroyed while tasks wait (a lifetime bug: a clear error, not a hang) ---------------------
+
+// Destroys `primitive` while `waiters` tasks are blocked in `wait(*primitive)`; returns what
+// each waiter caught.
+template <class Primitive, class Wait>
+std::vector<std::string> destroy_while_waiting(std::unique_ptr<Primitive> primitive, Wait wait) {
+  std::vector<std::string> caught;
+  sim_run([&]() -> Task<> {
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      for (int i = 0; i < 2; ++i) {
+        n.start_soon([&]() -> Task<> {
+          try {
+            co_await wait(*primitive);
+            caught.push_back("returned");
+          } catch (const trio::BrokenResourceError& e) {
+            caught.push_back(e.what());
+          }
+        });
+      }
+      co_await wait_all_tasks_blocked();
+      primitive.reset();
+    });
+  });
+  return caught;
+}
+
+void expect_destroyed_errors(const std::vector<std::string>& caught, const char* operation) {
+  ASSERT_EQ(caught.size(), 2u);
+  for (const std::string& e : caught) {
+    EXPECT_NE(e.find(std::string("destroyed while 2 task(s) were waiting on it (in ") + operation),
+              std::string::npos)
+        << e;
+  }
+}
+
+TEST(Event, DestroyedWithWaitersWakesThemWithBrokenResourceError) {
+  expect_destroyed_errors(
+      destroy_while_waiting(std::make_unique<trio::Event>(),
+                            [](trio::Event& e) -> Task<> { co_await e.wait(); }),
+      "Event.wait");
+}
+
+TEST(Semaphore, DestroyedWithWaitersWakesThemWithBrokenResourceError) {
+  expect_destroyed_errors(
+      destroy_while_waiting(std::make_unique<trio::Semaphore>(0),
+                            [](trio::Semaphore& s) -> Task<> { co_await s.acquire(); }),
+      "Semaphore.acquire");
+}
+
+TEST(CapacityLimiter, DestroyedWithWaitersWakesThemWithBrokenResourceError) {
+  expect_destroyed_errors(
+      destroy_while_waiting(std::make_unique<trio::CapacityLimiter>(0),
+                            [](trio::CapacityLimiter& l) -> Task<> { co_await l.acquire(); }),
+      "CapacityLimiter.acquire");
 }
