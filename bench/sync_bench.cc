@@ -173,7 +173,8 @@ void BM_EventSetWakes(benchmark::State& state) {
     int64_t arrived = 0;
     double loop_ns = 0;
     co_await trio::open_nursery([&](trio::Nursery& n) -> trio::Task<> {
-      for (int64_t i = 0; i < waiters; ++i) n.start_soon(event_waiter, &rounds[0], waiters, std::ref(arrived));
+      for (int64_t i = 0; i < waiters; ++i)
+        n.start_soon(event_waiter, &rounds[0], waiters, std::ref(arrived));
       co_await trio::lowlevel::wait_all_tasks_blocked();
       EventRound* round = &rounds[0];
       const auto t0 = SteadyClock::now();

@@ -79,8 +79,7 @@ void Nursery::child_finished_(TaskRec* child, std::exception_ptr exception) {
   check_closed_();
 }
 
-[[gnu::noinline]] void Nursery::add_child_exception_(TaskRec* child,
-                                                     std::exception_ptr exception) {
+[[gnu::noinline]] void Nursery::add_child_exception_(TaskRec* child, std::exception_ptr exception) {
   add_exception_(std::move(exception), child->name(), false);
 }
 

@@ -638,8 +638,8 @@ void Runner::loop() {
     // The hottest path, inline: something is runnable and nothing else needs looking at (no
     // instrument, no fd, no deadline, no cross-thread callback). Everything else, including
     // the I/O wait, is run_one_iteration(), out of line so that this loop stays small.
-    if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ &&
-        deadlines_.empty()) [[likely]] {
+    if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ && deadlines_.empty())
+        [[likely]] {
       TaskRec* head = std::exchange(runq_head_, nullptr);
       runq_tail_ = nullptr;
       const size_t count = std::exchange(runq_size_, 0);
@@ -795,7 +795,8 @@ inline void Runner::run_batch(TaskRec* head, size_t count) {
     switch (options_.scheduling) {
       case SchedulingPolicy::kCoinFlip:
         // (The default source, called directly: the same draw as choose(2, ...).)
-        reverse = (prng_ ? prng_->coin_flip() : choices_->choose(2, ChoiceKind::kBatchReverse)) == 1;
+        reverse =
+            (prng_ ? prng_->coin_flip() : choices_->choose(2, ChoiceKind::kBatchReverse)) == 1;
         break;
       case SchedulingPolicy::kLifo:
         reverse = true;

@@ -29,10 +29,10 @@ void WaitQueue::wake_all_destroyed_() noexcept {
     return;
   }
   const char* operation = head_->task->waiting_on ? head_->task->waiting_on : "a wait";
-  const std::exception_ptr error = std::make_exception_ptr(BrokenResourceError(
-      "the object was destroyed while " + std::to_string(size_) +
-      " task(s) were waiting on it (in " + operation +
-      "): destroy a primitive only after its waiters have left"));
+  const std::exception_ptr error = std::make_exception_ptr(
+      BrokenResourceError("the object was destroyed while " + std::to_string(size_) +
+                          " task(s) were waiting on it (in " + operation +
+                          "): destroy a primitive only after its waiters have left"));
   while (Waiter* w = pop_front()) runner->reschedule(w->task, error);
 }
 
