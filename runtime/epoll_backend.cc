@@ -21,7 +21,7 @@ namespace {
 }  // namespace
 
 EpollBackend::~EpollBackend() {
-  if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
+  if (const int fd = wakeup_fd_.load(std::memory_order_relaxed); fd >= 0) ::close(fd);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -32,7 +32,12 @@ void EpollBackend::ensure_epoll() {
 }
 
 void EpollBackend::enable_wakeups() {
-  if (wakeup_fd_ >= 0) return;
+  enable_interrupt_wakeups();
+  token_wakeups_ = true;
+}
+
+void EpollBackend::enable_interrupt_wakeups() {
+  if (wakeup_fd_.load(std::memory_order_relaxed) >= 0) return;
   ensure_epoll();
   const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) throw_errno("eventfd");
@@ -43,13 +48,14 @@ void EpollBackend::enable_wakeups() {
     ::close(fd);
     throw_errno("epoll_ctl(eventfd)");
   }
-  wakeup_fd_ = fd;
+  wakeup_fd_.store(fd, std::memory_order_release);
 }
 
 void EpollBackend::wake() noexcept {
-  if (wakeup_fd_ < 0) return;
+  const int fd = wakeup_fd_.load(std::memory_order_acquire);
+  if (fd < 0) return;
   const uint64_t one = 1;
-  ssize_t n = ::write(wakeup_fd_, &one, sizeof one);
+  ssize_t n = ::write(fd, &one, sizeof one);
   (void)n;  // EAGAIN means the counter is already non-zero: the loop will wake anyway.
 }
 
@@ -152,9 +158,9 @@ bool EpollBackend::wait_for_events(Duration timeout) {
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
     any = true;
-    if (fd == wakeup_fd_) {
+    if (fd == wakeup_fd_.load(std::memory_order_relaxed)) {
       uint64_t value;
-      ssize_t r = ::read(wakeup_fd_, &value, sizeof value);
+      ssize_t r = ::read(fd, &value, sizeof value);
       (void)r;
       continue;
     }

@@ -12,6 +12,7 @@
 #ifndef TRIO_RUNTIME_EPOLL_BACKEND_H_
 #define TRIO_RUNTIME_EPOLL_BACKEND_H_
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -30,8 +31,9 @@ class EpollBackend final : public IoBackend {
   EpollBackend& operator=(const EpollBackend&) = delete;
 
   bool wait_for_events(Duration timeout) override;
-  bool may_produce_events() const override { return waiters_ > 0 || wakeup_fd_ >= 0; }
+  bool may_produce_events() const override { return waiters_ > 0 || token_wakeups_; }
   void enable_wakeups() override;
+  void enable_interrupt_wakeups() override;
   void wake() noexcept override;
   void register_waiter(int fd, IoDirection direction, internal::TaskRec* task) override;
   void unregister_waiter(int fd, IoDirection direction) override;
@@ -49,7 +51,8 @@ class EpollBackend final : public IoBackend {
   FdState& state(int fd);
 
   int epoll_fd_ = -1;
-  int wakeup_fd_ = -1;
+  std::atomic<int> wakeup_fd_{-1};  // read by wake(), from any thread or a signal handler
+  bool token_wakeups_ = false;      // enable_wakeups() was called (a TrioToken exists)
   std::vector<FdState> fds_;
   size_t readers_ = 0;
   size_t writers_ = 0;

@@ -160,6 +160,8 @@ std::string describe(const std::exception_ptr& e) {
     std::rethrow_exception(e);
   } catch (const Cancelled& c) {
     return "Cancelled(" + c.to_string() + ")";
+  } catch (const KeyboardInterrupt&) {
+    return "KeyboardInterrupt";
   } catch (const BaseExceptionGroup& g) {
     return g.to_string();
   } catch (const std::exception& x) {

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 //
-// Errors: `Cancelled`, exception groups, and the error types of Trio's API.
+// Errors: `Cancelled`, `KeyboardInterrupt`, exception groups, and the error types of Trio's API.
 //
 // `trio::Cancelled` is deliberately *not* derived from `std::exception` — it plays the role of
-// Trio's `BaseException` subclass — so `catch (const std::exception&)` never swallows it. Code
-// that catches everything (`catch (...)`) must rethrow a `Cancelled`:
+// Trio's `BaseException` subclass — so `catch (const std::exception&)` never swallows it (nor a
+// `KeyboardInterrupt`). Code that catches everything (`catch (...)`) must rethrow a `Cancelled`:
 //
 //   try { co_await work(); }
 //   catch (const trio::Cancelled&) { throw; }          // let cancellation unwind
@@ -67,6 +67,22 @@ class Cancelled final {
   std::string reason_;
   std::string source_task_;
   std::string text_;
+};
+
+// Ctrl-C: `trio::run` turns SIGINT into a KeyboardInterrupt raised in the main task at its next
+// checkpoint, outside every cancel scope (run.h has the rules). Like Cancelled it is not a
+// `std::exception`, so `catch (const std::exception&)` does not swallow it. `context()` is the
+// main task's own error when the interrupt arrived after the main task had already failed (it
+// then comes out of `trio::run` instead of that error; Python's `__context__`).
+class KeyboardInterrupt final {
+ public:
+  KeyboardInterrupt() = default;
+  explicit KeyboardInterrupt(std::exception_ptr context) : context_(std::move(context)) {}
+  const std::exception_ptr& context() const { return context_; }
+  const char* what() const noexcept { return "KeyboardInterrupt"; }
+
+ private:
+  std::exception_ptr context_;
 };
 
 // A group of exceptions raised concurrently (Python's BaseExceptionGroup). Members are

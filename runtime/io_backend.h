@@ -41,6 +41,11 @@ class IoBackend {
 
   // Called once before any thread may call wake() (when a TrioToken is first handed out).
   virtual void enable_wakeups() = 0;
+  // Called before the run's first blocking wait when trio::run handles SIGINT: wake() must work
+  // from then on (the handler calls it), but it does not make may_produce_events() true — a run
+  // whose only hope is a Ctrl-C is still a deadlock. A backend whose waits a signal interrupts
+  // anyway may do nothing.
+  virtual void enable_interrupt_wakeups() {}
   // Wakes a concurrent wait_for_events. Async-signal-safe and thread-safe.
   virtual void wake() noexcept = 0;
 

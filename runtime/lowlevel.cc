@@ -18,7 +18,10 @@ TimePoint current_time() { return Runner::require("trio::current_time").now(); }
 
 namespace lowlevel {
 
-std::exception_ptr RaiseCancel::operator()() const { return task_->runner->make_cancelled(task_); }
+std::exception_ptr RaiseCancel::operator()() const {
+  return keyboard_interrupt_ ? task_->runner->take_keyboard_interrupt()
+                             : task_->runner->make_cancelled(task_);
+}
 
 namespace detail {
 void raise_reschedule_outside_run() { throw RuntimeError("reschedule: task is not part of a run"); }

@@ -65,8 +65,8 @@ inline void block_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* h
   task->state = TaskState::kBlocked;
   task->abort = hook;
   task->waiting_on = waiting_on;
-  task->runner->at_cancel_point(task);
-  if (task->cancel_status->effectively_cancelled) [[unlikely]]
+  const bool interrupt = task->runner->at_cancel_point(task);
+  if (task->cancel_status->effectively_cancelled || interrupt) [[unlikely]]
     task->runner->task_blocked(task);
 }
 inline void rethrow_if_outcome(TaskRec* task) {
@@ -95,8 +95,8 @@ struct [[nodiscard]] CheckpointIfCancelledAwaiter {
   template <TrioPromise P>
   bool await_suspend(std::coroutine_handle<P> h) {
     task = h.promise().task;
-    task->runner->at_cancel_point(task);
-    if (!is_effectively_cancelled(task)) {
+    const bool interrupt = task->runner->at_cancel_point(task);
+    if (!is_effectively_cancelled(task) && !interrupt) {
       ++task->cancel_points;
       return false;  // not cancelled: continue without yielding
     }
@@ -129,15 +129,18 @@ using ::trio::checkpoint_if_cancelled;
 
 enum class Abort { kSucceeded, kFailed };
 
-// Makes the Cancelled exception to deliver for a blocked task (for slow aborts).
+// Makes the exception to deliver for a blocked task (for slow aborts): Cancelled, or for the
+// main task a pending KeyboardInterrupt (calling it then takes the interrupt: it is delivered).
 class RaiseCancel {
  public:
-  explicit RaiseCancel(TaskRecord& task) : task_(&task) {}
+  explicit RaiseCancel(TaskRecord& task, bool keyboard_interrupt = false)
+      : task_(&task), keyboard_interrupt_(keyboard_interrupt) {}
   std::exception_ptr operator()() const;
   TaskRecord& task() const { return *task_; }
 
  private:
   TaskRecord* task_;
+  bool keyboard_interrupt_;
 };
 
 namespace detail {
@@ -156,6 +159,9 @@ struct [[nodiscard]] WaitAwaiter final : internal::AbortHook {
   void await_resume() { internal::rethrow_if_outcome(task); }
   bool try_abort(internal::TaskRec& t) override {
     return abort_fn(RaiseCancel(t)) == Abort::kSucceeded;
+  }
+  bool try_abort_keyboard_interrupt(internal::TaskRec& t) override {
+    return abort_fn(RaiseCancel(t, true)) == Abort::kSucceeded;
   }
 };
 }  // namespace detail

@@ -72,6 +72,16 @@ void Nursery::add_exception_(std::exception_ptr exception, std::string source, b
   scope_.cancel_(std::move(r));
 }
 
+void Nursery::add_keyboard_interrupt_(TaskRec& parent) {
+  CancelReason r;
+  r.set = true;
+  r.source = Cancelled::Source::kKeyboardInterrupt;
+  r.source_task = parent.name();
+  pending_.push_back(runner_->take_keyboard_interrupt());
+  pending_sources_.push_back(r.source_task);
+  scope_.cancel_(std::move(r));
+}
+
 void Nursery::child_finished_(TaskRec* child, std::exception_ptr exception) {
   unlink_child_(child);
   if (exception) [[unlikely]]

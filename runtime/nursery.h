@@ -178,6 +178,7 @@ class Nursery {
   void child_finished_(internal::TaskRec* child, std::exception_ptr exception);
   void add_exception_(std::exception_ptr exception, std::string source, bool from_body);
   void add_child_exception_(internal::TaskRec* child, std::exception_ptr exception);
+  void add_keyboard_interrupt_(internal::TaskRec& parent);
   void check_closed_();
   std::exception_ptr finish_();
   void adopt_children_of_(Nursery& old);
@@ -202,6 +203,12 @@ class Nursery {
     }
     void await_resume() { task->next_exception = nullptr; }
     bool try_abort(internal::TaskRec&) override { return false; }  // ignore Cancelled
+    // Trio: a KeyboardInterrupt joins the nursery's errors and cancels it (source
+    // "KeyboardInterrupt"); the parent goes on waiting for its children.
+    bool try_abort_keyboard_interrupt(internal::TaskRec& t) override {
+      nursery->add_keyboard_interrupt_(t);
+      return false;
+    }
   };
   ExitAwaiter exit_(std::exception_ptr body_exception) {
     return ExitAwaiter(this, std::move(body_exception));

@@ -14,6 +14,21 @@
 // from inside a run()"); runs on different threads are independent. Any runtime function
 // called outside a run throws RuntimeError. If a system task crashes, every task is cancelled
 // and `run` throws TrioInternalError whose cause() is the crash.
+//
+// Ctrl-C (Trio's KeyboardInterrupt handling; a C++ signal handler cannot throw, so it is always
+// Trio's `restrict_keyboard_interrupt_to_checkpoints=True`): a run on the process's main thread
+// installs a SIGINT handler if SIGINT has its default action, and puts the default back when it
+// ends; a program that installed its own handler, or a run on another thread, is left alone.
+// A SIGINT then raises `trio::KeyboardInterrupt` in the main task:
+//   - at its next cancel point (checkpoint, blocking call), outside every cancel scope — even in
+//     a cancelled scope it is the KeyboardInterrupt that is raised, and no scope catches it;
+//   - at once if it is blocked (waking the I/O wait, whichever thread the signal landed on);
+//   - if it waits in a nursery's exit, the nursery takes it as one of its errors and cancels its
+//     children (Cancelled "cancelled due to KeyboardInterrupt from task <main>"), so it comes
+//     out of the nursery in the exception group once the children have finished.
+// Other tasks are not interrupted. A SIGINT that arrives after the main task has finished (or
+// that it never reached) makes `run` throw KeyboardInterrupt, whose context() holds the main
+// task's own error if it had one. Catching KeyboardInterrupt in the main task handles it.
 #ifndef TRIO_RUNTIME_RUN_H_
 #define TRIO_RUNTIME_RUN_H_
 

@@ -4,10 +4,13 @@
 // Banners split it into its concepts.
 #include "runtime/internal/runner.h"
 
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstdio>
 #include <functional>
 #include <new>
@@ -355,6 +358,7 @@ Runner::Runner(const RunOptions& options)
   instruments_ = options_.instruments;
   instrumented_ = !instruments_.empty();
   cancel_point_hook_ = options_.cancel_point_hook;
+  if (cancel_point_hook_) attention_.store(kAttentionHook, std::memory_order_relaxed);
   if (options_.scheduling == SchedulingPolicy::kCustom && !options_.batch_orderer)
     throw RuntimeError(
         "RunOptions: SchedulingPolicy::kCustom needs a batch_orderer (or choose another policy)");
@@ -438,7 +442,84 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
 }
 
 void Runner::task_blocked(TaskRec* task) {
+  // Trio: a pending KeyboardInterrupt goes first ("outside all cancel scopes"); if the abort
+  // hook declined it, the cancellation still has its turn (a no-op once the hook was used).
+  if (task->is_main && keyboard_interrupt_pending()) [[unlikely]]
+    attempt_delivery_of_pending_keyboard_interrupt();
   if (task->cancel_status->effectively_cancelled) attempt_delivery_of_pending_cancel(task);
+}
+
+// ============================================================================================
+// KeyboardInterrupt (spec §2.11)
+// ============================================================================================
+
+namespace {
+// The run that installed the SIGINT handler (only a run on the main thread does), and the
+// handler it replaced.
+std::atomic<Runner*> g_sigint_runner{nullptr};
+struct sigaction g_previous_sigint;
+
+extern "C" void trio_sigint_handler(int) {
+  const int saved_errno = errno;
+  if (Runner* runner = g_sigint_runner.load(std::memory_order_acquire)) runner->interrupt();
+  errno = saved_errno;
+}
+}  // namespace
+
+void Runner::interrupt() noexcept {
+  attention_.fetch_or(kAttentionInterrupt, std::memory_order_relaxed);
+  io_->wake();  // (a wait for I/O on another thread's behalf would otherwise not notice)
+}
+
+std::exception_ptr Runner::take_keyboard_interrupt() {
+  attention_.fetch_and(static_cast<uint8_t>(~kAttentionInterrupt), std::memory_order_relaxed);
+  return std::make_exception_ptr(KeyboardInterrupt());
+}
+
+bool Runner::at_cancel_point_slow(TaskRec* task) {
+  const uint8_t attention = attention_.load(std::memory_order_relaxed);
+  if (attention & kAttentionHook) cancel_point_hook_->at_cancel_point(*task);
+  return (attention & kAttentionInterrupt) && task->is_main;
+}
+
+void Runner::attempt_delivery_of_pending_keyboard_interrupt() {
+  TaskRec* main = main_task_;
+  // Not spawned yet, or finished: it stays pending (run() raises it at the end). Runnable: its
+  // next cancel point raises it.
+  if (!main || main->state != TaskState::kBlocked || !main->abort) return;
+  AbortHook* hook = std::exchange(main->abort, nullptr);
+  if (hook->try_abort_keyboard_interrupt(*main)) reschedule(main, take_keyboard_interrupt());
+}
+
+// Only on the main thread, and only if SIGINT has its default action (Trio's "good neighbour"
+// rule: a program's own handler, or a run on another thread, is left alone).
+void Runner::install_sigint_handler() {
+  static thread_local const bool on_main_thread = ::gettid() == ::getpid();  // (once per thread)
+  if (!on_main_thread) return;
+  struct sigaction current;
+  if (::sigaction(SIGINT, nullptr, &current) != 0) return;
+  if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;
+  g_sigint_runner.store(this, std::memory_order_release);
+  struct sigaction ours = {};
+  ours.sa_handler = &trio_sigint_handler;
+  sigemptyset(&ours.sa_mask);
+  ours.sa_flags = SA_RESTART;
+  if (::sigaction(SIGINT, &ours, &g_previous_sigint) != 0) {
+    g_sigint_runner.store(nullptr, std::memory_order_release);
+    return;
+  }
+  sigint_installed_ = true;
+}
+
+void Runner::restore_sigint_handler() {
+  if (!sigint_installed_) return;
+  sigint_installed_ = false;
+  // Put the previous handler back, unless someone replaced ours meanwhile (then theirs stays).
+  struct sigaction replaced;
+  if (::sigaction(SIGINT, &g_previous_sigint, &replaced) == 0 &&
+      ((replaced.sa_flags & SA_SIGINFO) || replaced.sa_handler != &trio_sigint_handler))
+    ::sigaction(SIGINT, &replaced, nullptr);
+  g_sigint_runner.store(nullptr, std::memory_order_release);
 }
 
 void Runner::attempt_delivery_of_pending_cancel(TaskRec* task) {
@@ -488,6 +569,7 @@ void Runner::task_exited(TaskRec* task, std::exception_ptr exception) {
   if (task->is_main) {
     main_exception_ = exception;
     exception = nullptr;
+    main_task_ = nullptr;  // (a KeyboardInterrupt arriving from now on comes out of run())
   }
   if (task->is_init) {
     if (exception) internal_error_ = exception;
@@ -518,12 +600,13 @@ void sleep_suspend(TaskRec* task, std::coroutine_handle<> h, AbortHook* hook, bo
   ++task->cancel_points;
   task->state = TaskState::kBlocked;
   task->waiting_on = "sleep";
-  r.at_cancel_point(task);
+  const bool interrupt = r.at_cancel_point(task);
   if (deadline <= now) {
     // Trio: the sleep's own scope is cancelled at entry, so the wait ends at once; an outer
-    // cancellation still wins.
-    r.reschedule(task,
-                 task->cancel_status->effectively_cancelled ? r.make_cancelled(task) : nullptr);
+    // cancellation (or a pending KeyboardInterrupt, first) still wins.
+    r.reschedule(task, interrupt                                    ? r.take_keyboard_interrupt()
+                       : task->cancel_status->effectively_cancelled ? r.make_cancelled(task)
+                                                                    : nullptr);
     return;
   }
   if (deadline != kInf) task->sleep_registration = r.deadlines().add_sleep(deadline, task);
@@ -575,7 +658,10 @@ void collect_tasks(TaskRec* task, std::vector<TaskRec*>& out) {
 
 }  // namespace
 
-void mark_main_task(TaskRec* rec) { rec->is_main = true; }
+void mark_main_task(TaskRec* rec) {
+  rec->is_main = true;
+  Runner::require("trio::run").set_main_task(rec);
+}
 
 std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_main) {
   if (tl_runner) throw RuntimeError("Attempted to call run() from inside a run()");
@@ -583,6 +669,7 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
   tl_runner = this;
   std::exception_ptr loop_error;
   try {
+    install_sigint_handler();
     if (instrumented_) instruments_call([](Instrument& i) { i.before_run(); });
     clock_->start_clock();
     auto init = root_call(&init_main, this, &spawn_main, &system_nursery_);
@@ -613,12 +700,17 @@ std::exception_ptr Runner::run(const std::function<TaskRec*(Nursery&)>& spawn_ma
     token_->io = nullptr;
   }
   if (instrumented_) instruments_call([](Instrument& i) { i.after_run(); });
+  restore_sigint_handler();
   tl_runner = previous_;
   if (loop_error) std::rethrow_exception(loop_error);
   if (internal_error_)
     throw TrioInternalError(
         "internal error in trio::run: " + describe(internal_error_) + " (a system task crashed?)",
         internal_error_);
+  // Ctrl-C after the main task finished (or before it could take it): run() raises it, with the
+  // main task's error as its context.
+  if (keyboard_interrupt_pending())
+    return std::make_exception_ptr(KeyboardInterrupt(main_exception_));
   return main_exception_;
 }
 
@@ -638,8 +730,8 @@ void Runner::loop() {
     // The hottest path, inline: something is runnable and nothing else needs looking at (no
     // instrument, no fd, no deadline, no cross-thread callback). Everything else, including
     // the I/O wait, is run_one_iteration(), out of line so that this loop stays small.
-    if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ && deadlines_.empty())
-        [[likely]] {
+    if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ && deadlines_.empty() &&
+        !keyboard_interrupt_pending()) [[likely]] {
       TaskRec* head = std::exchange(runq_head_, nullptr);
       runq_tail_ = nullptr;
       const size_t count = std::exchange(runq_size_, 0);
@@ -654,6 +746,8 @@ void Runner::loop() {
 }
 
 [[gnu::noinline]] void Runner::run_one_iteration() {
+  if (keyboard_interrupt_pending()) [[unlikely]]
+    attempt_delivery_of_pending_keyboard_interrupt();
   // Fast path: something is runnable, so the I/O wait would be a zero-timeout poll, neither
   // autojump nor wait_all_tasks_blocked can fire, and no hook needs calling. Poll only if some
   // fd is registered; read the clock only if a deadline is pending.
@@ -703,6 +797,13 @@ void Runner::loop() {
   }
   if (instrumented_) [[unlikely]]
     instruments_call([&](Instrument& i) { i.before_io_wait(timeout); });
+  if (timeout > Duration(0) && sigint_installed_) {
+    // About to block: from here a SIGINT must wake the wait even if it lands on another thread
+    // (the handler writes the backend's wake-up fd), and one that arrived just before must not
+    // wait for the timeout.
+    io_->enable_interrupt_wakeups();
+    if (keyboard_interrupt_pending()) timeout = Duration(0);
+  }
   bool events = false;
   if (timeout > Duration(0) || io_->waiter_count() != 0) events = io_->wait_for_events(timeout);
   if (process_external_events()) events = true;
@@ -743,15 +844,18 @@ void Runner::loop() {
   instruments_call([&](Instrument& i) { i.after_task_step(*task); });
 }
 
-[[gnu::noinline]] void Runner::deliver_checkpoint_cancel(TaskRec* task) {
+[[gnu::noinline]] bool Runner::deliver_checkpoint_cancel(TaskRec* task) {
   // Trio's checkpoint(): after the schedule point, a cancelled task blocks in
-  // wait_task_rescheduled and is rescheduled with Cancelled at once — one more step.
+  // wait_task_rescheduled and is rescheduled with Cancelled at once — one more step. A
+  // KeyboardInterrupt the cancel point took for the main task goes first (checkpoint_suspend).
+  if (task->next_exception) return false;
   ++task->schedule_points;
   ++task->cancel_points;
   task->state = TaskState::kBlocked;
   reschedule(task, make_cancelled(task));
   if (instrumented_) notify_after_step(task);
   tl_current_task = nullptr;
+  return true;
 }
 
 [[gnu::noinline]] void Runner::fail_foreign_await(TaskRec* task) {
@@ -769,8 +873,7 @@ inline void Runner::step(TaskRec* task) {
   if (task->in_checkpoint) {
     task->in_checkpoint = false;
     if (task->cancel_status->effectively_cancelled) [[unlikely]] {
-      deliver_checkpoint_cancel(task);
-      return;
+      if (deliver_checkpoint_cancel(task)) return;
     }
   }
   // The trampoline: resume the task, then whatever coroutine it handed control to, until one

@@ -208,8 +208,8 @@ class Blocking final : internal::AbortHook {
   template <internal::TrioPromise P>
   bool cancelled(std::coroutine_handle<P> h) {
     task_ = h.promise().task;
-    task_->runner->at_cancel_point(task_);
-    if (!internal::is_effectively_cancelled(task_)) [[likely]] {
+    const bool interrupt = task_->runner->at_cancel_point(task_);
+    if (!internal::is_effectively_cancelled(task_) && !interrupt) [[likely]] {
       ++task_->cancel_points;
       return false;
     }

@@ -216,15 +216,33 @@ class Runner {
     if (instrumented_) [[unlikely]]
       notify_scheduled(task);
   }
-  // Called by a wait_task_rescheduled awaiter once the task is suspended and blocked.
+  // Called by a wait_task_rescheduled awaiter once the task is suspended and blocked, if it is
+  // cancelled or at_cancel_point() returned true: delivers a pending KeyboardInterrupt (main
+  // task) or Cancelled through the task's abort hook.
   void task_blocked(TaskRec* task);
   void spawn(TaskRec* task, Nursery* nursery, bool system);
   void task_exited(TaskRec* task, std::exception_ptr exception);
-  // The cancel-point hook (RunOptions::cancel_point_hook), if any.
-  void at_cancel_point(TaskRec* task) {
-    if (cancel_point_hook_) [[unlikely]]
-      cancel_point_hook_->at_cancel_point(*task);
+  // Every cancel point calls this: it runs the cancel-point hook (RunOptions::cancel_point_hook),
+  // if any, and returns true if the cancel point must act as if the task were cancelled because
+  // it is the main task and a KeyboardInterrupt is pending (Trio treats ki_pending so there).
+  // One load when neither applies.
+  bool at_cancel_point(TaskRec* task) {
+    if (attention_.load(std::memory_order_relaxed)) [[unlikely]]
+      return at_cancel_point_slow(task);
+    return false;
   }
+  // Ctrl-C (the SIGINT handler, or tests): a KeyboardInterrupt is pending for the main task.
+  // Async-signal-safe.
+  void interrupt() noexcept;
+  bool keyboard_interrupt_pending() const {
+    return attention_.load(std::memory_order_relaxed) & kAttentionInterrupt;
+  }
+  // Clears the pending KeyboardInterrupt and returns it, to be raised in the main task.
+  std::exception_ptr take_keyboard_interrupt();
+  // Delivers a pending KeyboardInterrupt to the main task if it is blocked (through its abort
+  // hook); otherwise it stays pending for the main task's next cancel point, or the run's end.
+  void attempt_delivery_of_pending_keyboard_interrupt();
+  void set_main_task(TaskRec* task) { main_task_ = task; }
   SchedulingPolicy scheduling() const { return options_.scheduling; }
   // Calls the task's abort hook if it is blocked and its status is effectively cancelled.
   void attempt_delivery_of_pending_cancel(TaskRec* task);
@@ -288,7 +306,10 @@ class Runner {
   void step(TaskRec* task);
   void notify_before_step(TaskRec* task);
   void notify_after_step(TaskRec* task);
-  void deliver_checkpoint_cancel(TaskRec* task);
+  bool deliver_checkpoint_cancel(TaskRec* task);
+  bool at_cancel_point_slow(TaskRec* task);
+  void install_sigint_handler();
+  void restore_sigint_handler();
   [[noreturn]] void fail_foreign_await(TaskRec* task);
   void run_batch(TaskRec* head, size_t count);
   void run_ordered_batch(TaskRec* head);
@@ -329,6 +350,12 @@ class Runner {
   ChoiceSource* choices_ = nullptr;
   Prng* prng_ = nullptr;  // choices_ when it is a Prng (the default): called directly
   CancelPointHook* cancel_point_hook_ = nullptr;
+  // What cancel points must look at: a cancel-point hook is installed, a KeyboardInterrupt is
+  // pending. Atomic: the SIGINT handler sets kAttentionInterrupt.
+  static constexpr uint8_t kAttentionHook = 1;
+  static constexpr uint8_t kAttentionInterrupt = 2;
+  std::atomic<uint8_t> attention_{0};
+  bool sigint_installed_ = false;
   std::vector<Instrument*> instruments_;
   bool instrumented_ = false;  // !instruments_.empty(), one load for the hot paths
 
@@ -363,7 +390,8 @@ inline void checkpoint_suspend(TaskRec* task, std::coroutine_handle<> h, bool ma
   if (may_cancel) {
     ++task->cancel_points;
     task->in_checkpoint = true;
-    task->runner->at_cancel_point(task);
+    if (task->runner->at_cancel_point(task)) [[unlikely]]  // raised after the schedule point
+      task->next_exception = task->runner->take_keyboard_interrupt();
   }
   task->runner->yield_running(task);
 }

@@ -49,6 +49,9 @@ struct AbortHook {
   // Returns true for Trio's Abort.SUCCEEDED (the runtime reschedules the task with Cancelled),
   // false for Abort.FAILED (the waker must reschedule it later).
   virtual bool try_abort(struct TaskRec& task) = 0;
+  // The same for a KeyboardInterrupt delivered to the main task (Trio passes the hook a
+  // raise_cancel that raises it). true: the runtime reschedules the task with it.
+  virtual bool try_abort_keyboard_interrupt(struct TaskRec& task) { return try_abort(task); }
 
  protected:
   ~AbortHook() = default;
