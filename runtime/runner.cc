@@ -735,10 +735,17 @@ void Runner::loop() {
       TaskRec* head = std::exchange(runq_head_, nullptr);
       runq_tail_ = nullptr;
       const size_t count = std::exchange(runq_size_, 0);
-      if (count == 1)  // (no choice to make)
+      if (count == 1) {  // (no choice to make)
         step(head);
-      else
+      } else if (count == 2 && prng_ && options_.scheduling == SchedulingPolicy::kCoinFlip) {
+        // Two tasks (say, two that hand values back and forth): run_batch's order, inline.
+        TaskRec* second = head->runq_next;
+        if (prng_->coin_flip()) std::swap(head, second);
+        step(head);
+        step(second);
+      } else {
         run_batch(head, count);
+      }
     } else {
       run_one_iteration();
     }
