@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "runtime/channel.h"
-#include "runtime/sim_test_support.h"
 #include "runtime/sync.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
@@ -28,8 +27,6 @@
 using namespace std::chrono_literals;
 using trio::Task;
 using trio::lowlevel::wait_all_tasks_blocked;
-
-using namespace sim_test;
 
 namespace {
 
@@ -59,10 +56,23 @@ void press_ctrl_c() {
   raise(SIGINT);
 }
 
+// sim_run, with Ctrl-C handling (off by default for a run on a MockClock).
+template <class F>
+void ki_run(F fn, std::vector<trio::Instrument*> instruments = {}) {
+  trio::MockClock clock;
+  clock.set_autojump_threshold(0s);
+  trio::run(trio::RunOptions{.clock = &clock,
+                             .instruments = std::move(instruments),
+                             .seed = 17,
+                             .handle_keyboard_interrupt = true},
+            std::move(fn));
+  EXPECT_EQ(trio::lowlevel::live_frames(), 0);
+}
+
 template <class F>
 void expect_run_raises_keyboard_interrupt(F fn) {
   try {
-    sim_run(std::move(fn));
+    ki_run(std::move(fn));
     ADD_FAILURE() << "run() returned normally";
   } catch (const trio::KeyboardInterrupt&) {
   }
@@ -87,11 +97,18 @@ TEST_F(KeyboardInterruptTest, TheMainTaskGetsItAtItsNextCheckpointAndRunRaisesIt
 }
 
 TEST_F(KeyboardInterruptTest, TheHandlerIsInstalledOnlyForTheRunOverTheDefaultAction) {
-  sim_run([&]() -> Task<> {
+  ki_run([&]() -> Task<> {
     EXPECT_NE(current_sigint_handler(), SIG_DFL);
     co_return;
   });
   EXPECT_EQ(current_sigint_handler(), SIG_DFL);
+
+  // A simulation leaves SIGINT alone unless asked (RunOptions::handle_keyboard_interrupt).
+  trio::MockClock clock;
+  trio::run(trio::RunOptions{.clock = &clock}, [&]() -> Task<> {
+    EXPECT_EQ(current_sigint_handler(), SIG_DFL);
+    co_return;
+  });
 
   // Trio's "good neighbour" rule: a handler the program installed is left alone.
   static std::atomic<int> own_handler_calls{0};
@@ -99,7 +116,7 @@ TEST_F(KeyboardInterruptTest, TheHandlerIsInstalledOnlyForTheRunOverTheDefaultAc
   own.sa_handler = [](int) { own_handler_calls.fetch_add(1); };
   sigemptyset(&own.sa_mask);
   sigaction(SIGINT, &own, nullptr);
-  sim_run([&]() -> Task<> {
+  ki_run([&]() -> Task<> {
     EXPECT_EQ(current_sigint_handler(), own.sa_handler);
     raise(SIGINT);
     co_await trio::checkpoint();  // nothing pending: no KeyboardInterrupt
@@ -123,7 +140,7 @@ TEST_F(KeyboardInterruptTest, ItIsOutsideEveryCancelScope) {
 }
 
 TEST_F(KeyboardInterruptTest, EveryKindOfCancelPointRaisesItInTheMainTask) {
-  sim_run([&]() -> Task<> {
+  ki_run([&]() -> Task<> {
     trio::MemorySendChannel<int> tx;
     trio::MemoryReceiveChannel<int> rx;
     std::tie(tx, rx) = trio::open_memory_channel<int>(4);
@@ -184,7 +201,7 @@ TEST_F(KeyboardInterruptTest, ANurseryTheMainTaskWaitsInTakesItAndCancelsItsChil
   std::vector<std::string> child_errors;
   std::string main_name;
   try {
-    sim_run([&]() -> Task<> {
+    ki_run([&]() -> Task<> {
       main_name = trio::lowlevel::current_task().name();
       co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
         for (int i = 0; i < 2; ++i) {
@@ -218,14 +235,13 @@ TEST_F(KeyboardInterruptTest, ArrivingBeforeTheMainTaskRunsItIsRaisedAtItsFirstC
   struct EarlyCtrlC : trio::Instrument {
     void before_run() override { press_ctrl_c(); }
   } early;
-  trio::MockClock clock;
-  clock.set_autojump_threshold(0s);
   bool started = false;
-  EXPECT_THROW(trio::run(trio::RunOptions{.clock = &clock, .instruments = {&early}},
-                         [&]() -> Task<> {
-                           started = true;
-                           co_await trio::checkpoint();
-                         }),
+  EXPECT_THROW(ki_run(
+                   [&]() -> Task<> {
+                     started = true;
+                     co_await trio::checkpoint();
+                   },
+                   {&early}),
                trio::KeyboardInterrupt);
   EXPECT_TRUE(started);
 }
@@ -246,7 +262,7 @@ TEST_F(KeyboardInterruptTest, ArrivingAfterTheMainTaskFinishedItComesOutOfRun) {
   });
   // Trio's check 9: with the main task's own error as its context.
   try {
-    sim_run([&]() -> Task<> {
+    ki_run([&]() -> Task<> {
       trio::lowlevel::spawn_system_task(ctrl_c_at_shutdown);
       co_await wait_all_tasks_blocked();
       throw trio::ValueError("main failed");
@@ -259,7 +275,7 @@ TEST_F(KeyboardInterruptTest, ArrivingAfterTheMainTaskFinishedItComesOutOfRun) {
 
 TEST_F(KeyboardInterruptTest, CatchingItInTheMainTaskEndsIt) {
   int interrupts = 0;
-  sim_run([&]() -> Task<> {
+  ki_run([&]() -> Task<> {
     for (int i = 0; i < 3; ++i) {
       try {
         press_ctrl_c();

@@ -19,6 +19,8 @@
 // Trio's `restrict_keyboard_interrupt_to_checkpoints=True`): a run on the process's main thread
 // installs a SIGINT handler if SIGINT has its default action, and puts the default back when it
 // ends; a program that installed its own handler, or a run on another thread, is left alone.
+// Simulations (a `RunOptions::clock`, e.g. a MockClock) do not, unless
+// `RunOptions::handle_keyboard_interrupt` says so: a real signal is not an input of a seeded run.
 // A SIGINT then raises `trio::KeyboardInterrupt` in the main task:
 //   - at its next cancel point (checkpoint, blocking call), outside every cancel scope — even in
 //     a cancelled scope it is the KeyboardInterrupt that is raised, and no scope catches it;

@@ -69,6 +69,11 @@ struct RunOptions {
   // When nothing is runnable, no deadline is pending and no I/O or wake-up can arrive, raise
   // DeadlockError (with the task tree) instead of waiting forever.
   bool detect_deadlock = true;
+  // Ctrl-C: turn SIGINT into a KeyboardInterrupt in the main task (run.h). nullopt = only for a
+  // run on the real clock (`clock` null). A simulation leaves SIGINT alone by default: a real
+  // signal must not become an input of a run that a seed reproduces, and Ctrl-C should stop a
+  // test or a seed sweep, not be reported as a failure of the seed it interrupted.
+  std::optional<bool> handle_keyboard_interrupt{};
 };
 
 }  // namespace trio

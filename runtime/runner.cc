@@ -494,6 +494,7 @@ void Runner::attempt_delivery_of_pending_keyboard_interrupt() {
 // Only on the main thread, and only if SIGINT has its default action (Trio's "good neighbour"
 // rule: a program's own handler, or a run on another thread, is left alone).
 void Runner::install_sigint_handler() {
+  if (!options_.handle_keyboard_interrupt.value_or(options_.clock == nullptr)) return;
   static thread_local const bool on_main_thread = ::gettid() == ::getpid();  // (once per thread)
   if (!on_main_thread) return;
   struct sigaction current;
