@@ -15,7 +15,7 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$driver" "$1" "$2" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for scenario in "${@:-cp buf lock rdv spawn event}"; do
+for scenario in "${@:-cp cp2 buf lock rdv spawn event}"; do
   for s in $scenario; do
     a=$(count "$s" 100000)
     b=$(count "$s" 200000)

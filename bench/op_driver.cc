@@ -6,7 +6,8 @@
 // they are how small changes to a hot path are compared.
 //
 //   op_driver <scenario> <iterations>
-//   scenarios: cp (checkpoint), buf (buffered send + receive), lock (acquire + release),
+//   scenarios: cp (checkpoint), cp2 (two tasks checkpointing, per pair), buf (buffered send +
+//   receive), lock (acquire + release),
 //              rdv (rendezvous round trip), spawn (spawn + join, per child, batches of 100),
 //              event (Event.set, per woken waiter, 100 waiters)
 #include <cstdio>
@@ -25,6 +26,15 @@ volatile int sink;
 
 trio::Task<> cp(long n) {
   for (long i = 0; i < n; ++i) co_await trio::checkpoint();
+}
+// Two tasks checkpointing side by side (every batch holds both); n = checkpoints of each.
+trio::Task<> cp2(long n) {
+  co_await trio::open_nursery([&](trio::Nursery& nur) -> trio::Task<> {
+    nur.start_soon([n]() -> trio::Task<> {
+      for (long i = 0; i < n; ++i) co_await trio::checkpoint();
+    });
+    for (long i = 0; i < n; ++i) co_await trio::checkpoint();
+  });
 }
 trio::Task<> buf(long n) {
   trio::MemorySendChannel<int> tx;
@@ -98,7 +108,7 @@ trio::Task<> event(long n) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: op_driver cp|buf|lock|rdv|spawn|event <iterations>\n");
+    std::fprintf(stderr, "usage: op_driver cp|cp2|buf|lock|rdv|spawn|event <iterations>\n");
     return 2;
   }
   const char* what = argv[1];
@@ -108,6 +118,7 @@ int main(int argc, char** argv) {
   trio::RunOptions opts{.clock = &clock, .seed = 1};
   trio::run(opts, [&]() -> trio::Task<> {
     if (!std::strcmp(what, "cp")) co_await cp(n);
+    if (!std::strcmp(what, "cp2")) co_await cp2(n);
     if (!std::strcmp(what, "buf")) co_await buf(n);
     if (!std::strcmp(what, "lock")) co_await lock(n);
     if (!std::strcmp(what, "rdv")) co_await rdv(n);

@@ -139,6 +139,20 @@ TEST_F(KeyboardInterruptTest, ItIsOutsideEveryCancelScope) {
   });
 }
 
+TEST_F(KeyboardInterruptTest, AShieldDoesNotHoldItBack) {
+  expect_run_raises_keyboard_interrupt([&]() -> Task<> {
+    trio::CancelScope shielded(trio::kInf, /*shield=*/true);
+    co_await shielded.enter([&]() -> Task<> {
+      trio::lowlevel::spawn_system_task([]() -> Task<> {
+        co_await trio::sleep(1s);
+        press_ctrl_c();
+      });
+      co_await trio::sleep(10s);
+    });
+    ADD_FAILURE() << "the shielded sleep was not interrupted";
+  });
+}
+
 TEST_F(KeyboardInterruptTest, EveryKindOfCancelPointRaisesItInTheMainTask) {
   ki_run([&]() -> Task<> {
     trio::MemorySendChannel<int> tx;
@@ -228,6 +242,37 @@ TEST_F(KeyboardInterruptTest, ANurseryTheMainTaskWaitsInTakesItAndCancelsItsChil
   }
   const std::string expected = "cancelled due to KeyboardInterrupt from task " + main_name;
   EXPECT_EQ(child_errors, (std::vector<std::string>{expected, expected}));
+}
+
+TEST_F(KeyboardInterruptTest, ASecondOneWhileTheNurseryWindsDownComesOutOfRunAfterTheGroup) {
+  // The nursery's abort hook takes the first; the main task cannot take another until the
+  // nursery has finished, and it never reaches a checkpoint after that: run() raises the second
+  // with the group (the main task's error) as its context.
+  try {
+    ki_run([&]() -> Task<> {
+      co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+        n.start_soon([&]() -> Task<> {
+          co_await wait_all_tasks_blocked();
+          press_ctrl_c();
+          try {
+            co_await trio::sleep_forever();
+          } catch (const trio::Cancelled&) {
+            press_ctrl_c();  // again, while the nursery winds down
+            throw;
+          }
+        });
+        co_return;
+      });
+    });
+    ADD_FAILURE() << "run() returned normally";
+  } catch (const trio::KeyboardInterrupt& ki) {
+    ASSERT_TRUE(ki.context());
+    try {
+      std::rethrow_exception(ki.context());
+    } catch (const trio::BaseExceptionGroup& g) {
+      EXPECT_EQ(leaves_of(g), std::vector<std::string>{"KeyboardInterrupt"}) << g.format_tree();
+    }
+  }
 }
 
 TEST_F(KeyboardInterruptTest, ArrivingBeforeTheMainTaskRunsItIsRaisedAtItsFirstCheckpoint) {
