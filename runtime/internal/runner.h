@@ -231,8 +231,8 @@ class Runner {
       return at_cancel_point_slow(task);
     return false;
   }
-  // Ctrl-C (the SIGINT handler, or tests): a KeyboardInterrupt is pending for the main task.
-  // Async-signal-safe.
+  // Ctrl-C, from the SIGINT handler: a KeyboardInterrupt is now pending for the main task (and
+  // a blocking I/O wait is woken). Async-signal-safe.
   void interrupt() noexcept;
   bool keyboard_interrupt_pending() const {
     return attention_.load(std::memory_order_relaxed) & kAttentionInterrupt;
