@@ -455,13 +455,18 @@ void Runner::task_blocked(TaskRec* task) {
 
 namespace {
 // The run that installed the SIGINT handler (only a run on the main thread does), and the
-// handler it replaced.
+// handler it replaced. The handler may run on any thread, concurrently with the run's end:
+// `g_sigint_in_flight` counts handlers using the runner, and restore_sigint_handler() waits for
+// them before the runner (and its I/O backend) can be destroyed.
 std::atomic<Runner*> g_sigint_runner{nullptr};
+std::atomic<int> g_sigint_in_flight{0};
 struct sigaction g_previous_sigint;
 
 extern "C" void trio_sigint_handler(int) {
   const int saved_errno = errno;
-  if (Runner* runner = g_sigint_runner.load(std::memory_order_acquire)) runner->interrupt();
+  g_sigint_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  if (Runner* runner = g_sigint_runner.load(std::memory_order_seq_cst)) runner->interrupt();
+  g_sigint_in_flight.fetch_sub(1, std::memory_order_release);
   errno = saved_errno;
 }
 }  // namespace
@@ -520,7 +525,11 @@ void Runner::restore_sigint_handler() {
   if (::sigaction(SIGINT, &g_previous_sigint, &replaced) == 0 &&
       ((replaced.sa_flags & SA_SIGINFO) || replaced.sa_handler != &trio_sigint_handler))
     ::sigaction(SIGINT, &replaced, nullptr);
-  g_sigint_runner.store(nullptr, std::memory_order_release);
+  g_sigint_runner.store(nullptr, std::memory_order_seq_cst);
+  // A handler that took the runner before that finishes in a few instructions (it never blocks;
+  // one interrupted on this thread has already returned).
+  while (g_sigint_in_flight.load(std::memory_order_acquire) != 0) {
+  }
 }
 
 void Runner::attempt_delivery_of_pending_cancel(TaskRec* task) {
