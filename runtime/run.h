@@ -30,7 +30,10 @@
 //     out of the nursery in the exception group once the children have finished.
 // Other tasks are not interrupted. A SIGINT that arrives after the main task has finished (or
 // that it never reached) makes `run` throw KeyboardInterrupt, whose context() holds the main
-// task's own error if it had one. Catching KeyboardInterrupt in the main task handles it.
+// task's own error if it had one. Catching KeyboardInterrupt in the main task handles it. Like
+// any exception, one that leaves `main()` ends the program through std::terminate (an abort):
+// a program that runs on the real clock should catch it there, e.g.
+//   int main() try { trio::run(serve); } catch (const trio::KeyboardInterrupt&) { return 130; }
 #ifndef TRIO_RUNTIME_RUN_H_
 #define TRIO_RUNTIME_RUN_H_
 
