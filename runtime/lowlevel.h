@@ -356,7 +356,7 @@ inline BreakerLink* link_breaker(TaskRecord& task, ParkingLot& lot) {
   link->lot = &lot;
   link->task = &task;
   link->dormant = false;
-  BreakerLink*& task_head = (task.extras ? *task.extras : task.extras_()).breakers;
+  BreakerLink*& task_head = task.extras_().breakers;
   link->task_prev = nullptr;
   link->task_next = task_head;
   if (task_head) task_head->task_prev = link;

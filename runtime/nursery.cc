@@ -59,27 +59,27 @@ std::vector<lowlevel::TaskRecord*> Nursery::child_tasks() const {
 
 void Nursery::add_exception_(std::exception_ptr exception, std::string source, bool from_body) {
   CancelReason r;
-  r.set = true;
   r.source = Cancelled::Source::kNursery;
   r.has_reason = true;
   r.reason = (from_body ? "Code block inside nursery contextmanager raised exception "
                         : "child task raised exception ") +
              describe(exception);
   // Trio names the task that raised: the child, or the parent for the body (test_cancelled.py).
-  r.source_task = source;
-  pending_.push_back(std::move(exception));
-  pending_sources_.push_back(std::move(source));
-  scope_.cancel_(std::move(r));
+  add_pending_(std::move(exception), std::move(source), std::move(r));
 }
 
 void Nursery::add_keyboard_interrupt_(TaskRec& parent) {
   CancelReason r;
-  r.set = true;
   r.source = Cancelled::Source::kKeyboardInterrupt;
-  r.source_task = parent.name();
-  pending_.push_back(runner_->take_keyboard_interrupt());
-  pending_sources_.push_back(r.source_task);
-  scope_.cancel_(std::move(r));
+  add_pending_(runner_->take_keyboard_interrupt(), parent.name(), std::move(r));
+}
+
+void Nursery::add_pending_(std::exception_ptr exception, std::string source, CancelReason reason) {
+  reason.set = true;
+  reason.source_task = source;
+  pending_.push_back(std::move(exception));
+  pending_sources_.push_back(std::move(source));
+  scope_.cancel_(std::move(reason));
 }
 
 void Nursery::child_finished_(TaskRec* child, std::exception_ptr exception) {

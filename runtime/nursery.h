@@ -179,6 +179,9 @@ class Nursery {
   void add_exception_(std::exception_ptr exception, std::string source, bool from_body);
   void add_child_exception_(internal::TaskRec* child, std::exception_ptr exception);
   void add_keyboard_interrupt_(internal::TaskRec& parent);
+  // Records an error (raised by task `source`) and cancels the nursery with `reason`.
+  void add_pending_(std::exception_ptr exception, std::string source,
+                    internal::CancelReason reason);
   void check_closed_();
   std::exception_ptr finish_();
   void adopt_children_of_(Nursery& old);

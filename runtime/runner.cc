@@ -438,7 +438,7 @@ void Runner::reschedule(TaskRec* task, std::exception_ptr outcome) {
   task->next_exception = std::move(outcome);
   push_runq(task);
   if (instrumented_) [[unlikely]]
-    instruments_call([&](Instrument& i) { i.task_scheduled(*task); });
+    notify_scheduled(task);
 }
 
 void Runner::task_blocked(TaskRec* task) {
@@ -741,24 +741,10 @@ void Runner::loop() {
     // instrument, no fd, no deadline, no cross-thread callback). Everything else, including
     // the I/O wait, is run_one_iteration(), out of line so that this loop stays small.
     if (runq_head_ && !instrumented_ && io_->waiter_count() == 0 && !token_ && deadlines_.empty() &&
-        !keyboard_interrupt_pending()) [[likely]] {
-      TaskRec* head = std::exchange(runq_head_, nullptr);
-      runq_tail_ = nullptr;
-      const size_t count = std::exchange(runq_size_, 0);
-      if (count == 1) {  // (no choice to make)
-        step(head);
-      } else if (count == 2 && prng_ && options_.scheduling == SchedulingPolicy::kCoinFlip) {
-        // Two tasks (say, two that hand values back and forth): run_batch's order, inline.
-        TaskRec* second = head->runq_next;
-        if (prng_->coin_flip()) std::swap(head, second);
-        step(head);
-        step(second);
-      } else {
-        run_batch(head, count);
-      }
-    } else {
+        !keyboard_interrupt_pending()) [[likely]]
+      run_batch();
+    else
       run_one_iteration();
-    }
   }
 }
 
@@ -772,13 +758,7 @@ void Runner::loop() {
     if (io_->waiter_count() != 0) io_->wait_for_events(Duration(0));
     process_external_events();
     if (!deadlines_.empty()) deadlines_.expire(clock_->current_time(), *this);
-    TaskRec* head = std::exchange(runq_head_, nullptr);
-    runq_tail_ = nullptr;
-    const size_t count = std::exchange(runq_size_, 0);
-    if (count == 1)  // (no choice to make)
-      step(head);
-    else
-      run_batch(head, count);
+    run_batch();
     return;
   }
   enum class Primed { kNone, kIdle, kAutojump } primed = Primed::kNone;
@@ -844,12 +824,7 @@ void Runner::loop() {
       if (next != kInf) clock_->autojump(next);
     }
   }
-  if (!runq_head_) return;
-  // Take the batch: only tasks runnable now; wake-ups during the batch wait for the next one.
-  TaskRec* head = std::exchange(runq_head_, nullptr);
-  runq_tail_ = nullptr;
-  const size_t count = std::exchange(runq_size_, 0);
-  run_batch(head, count);
+  if (runq_head_) run_batch();
 }
 
 // Cold paths of step(), kept out of line so the hot loop stays small.
@@ -909,25 +884,41 @@ inline void Runner::step(TaskRec* task) {
     root_handle(task).destroy();
 }
 
-inline void Runner::run_batch(TaskRec* head, size_t count) {
+// Takes the batch — only the tasks runnable now; wake-ups during the batch wait for the next
+// one — and steps each once, in the order of the scheduling policy. Inline: one task, or two
+// under the default coin flip (say, two that hand values back and forth); the rest out of line.
+[[gnu::always_inline]] inline void Runner::run_batch() {
+  TaskRec* head = std::exchange(runq_head_, nullptr);
+  runq_tail_ = nullptr;
+  const size_t count = std::exchange(runq_size_, 0);
+  if (count == 1) {  // (no choice to make)
+    step(head);
+  } else if (count == 2 && prng_ && options_.scheduling == SchedulingPolicy::kCoinFlip) {
+    TaskRec* second = head->runq_next;  // (read before stepping, see below)
+    if (prng_->coin_flip()) std::swap(head, second);
+    step(head);
+    step(second);
+  } else {
+    run_batch(head);
+  }
+}
+
+[[gnu::noinline]] void Runner::run_batch(TaskRec* head) {
   bool reverse = false;
-  if (count > 1) {
-    switch (options_.scheduling) {
-      case SchedulingPolicy::kCoinFlip:
-        // (The default source, called directly: the same draw as choose(2, ...).)
-        reverse =
-            (prng_ ? prng_->coin_flip() : choices_->choose(2, ChoiceKind::kBatchReverse)) == 1;
-        break;
-      case SchedulingPolicy::kLifo:
-        reverse = true;
-        break;
-      case SchedulingPolicy::kFifo:
-        break;
-      case SchedulingPolicy::kCustom:
-      case SchedulingPolicy::kShuffle:
-        run_ordered_batch(head);
-        return;
-    }
+  switch (options_.scheduling) {
+    case SchedulingPolicy::kCoinFlip:
+      // (The default source, called directly: the same draw as choose(2, ...).)
+      reverse = (prng_ ? prng_->coin_flip() : choices_->choose(2, ChoiceKind::kBatchReverse)) == 1;
+      break;
+    case SchedulingPolicy::kLifo:
+      reverse = true;
+      break;
+    case SchedulingPolicy::kFifo:
+      break;
+    case SchedulingPolicy::kCustom:
+    case SchedulingPolicy::kShuffle:
+      run_ordered_batch(head);
+      return;
   }
   // Read each link before stepping: a step may put the task (never another of this batch) back
   // on the run queue, which rewrites its links.

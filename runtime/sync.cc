@@ -106,12 +106,7 @@ Attempt LockImpl::try_acquire_slow_(lowlevel::TaskRecord* me) {
   // reuse), so it is never compared with the caller. Acquiring then parks and raises.
   if (lot_.broken()) return Attempt::kWouldBlock;
   if (owner_ == me) return Attempt::kHeld;
-  if (owner_ == nullptr && lot_.empty()) {  // (try_acquire_ handles this case; kept for clarity)
-    owner_ = me;
-    register_owner_(me);
-    return Attempt::kDone;
-  }
-  return Attempt::kWouldBlock;
+  return Attempt::kWouldBlock;  // (a free lot that nobody waits for is try_acquire_'s fast path)
 }
 
 void LockImpl::acquire_nowait() {

@@ -311,7 +311,8 @@ class Runner {
   void install_sigint_handler();
   void restore_sigint_handler();
   [[noreturn]] void fail_foreign_await(TaskRec* task);
-  void run_batch(TaskRec* head, size_t count);
+  void run_batch();
+  void run_batch(TaskRec* head);
   void run_ordered_batch(TaskRec* head);
   template <class Fn>
   void instruments_call(Fn&& fn);
