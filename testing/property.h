@@ -18,9 +18,11 @@
 // check_property runs rapidcheck with a fixed seed (PropertyOptions::rapidcheck_seed, printed),
 // so it is deterministic. Inside each case a ChoiceSource calls *rc::gen::inRange(0, n) for
 // every decision (the normalized value, see choices.h; drawn at full size from the first case,
-// so case 1 explores as much as case 100), so rapidcheck records the decisions and
-// shrinks them towards 0 — the FIFO schedule. The report shows the shrunk run: its error, its
-// choice string (feed it to replay_choices), and its trace (virtual time, task, event).
+// so case 1 explores as much as case 100). The first failing case is shrunk towards 0 — the FIFO
+// schedule — by shrink_choices (delta debugging over the choice sequence, then reduce_choices).
+// The report shows the shrunk run: its error, its choice string (feed it to replay_choices), and
+// its trace (virtual time, task, event), folded (trace.h: format_report_trace); a livelock as the
+// cycle it is stuck in (find_cycle).
 //
 // TRIO_PROP(Suite, Name) / TRIO_PROP_WITH(Suite, Name, {options}) is a TEST whose body is the
 // scenario, checked with check_property:
@@ -96,8 +98,9 @@ struct SweepResult {
 SweepResult sweep_seeds(const Scenario& scenario, uint64_t first_seed, uint64_t count,
                         const ExploreOptions& options = {});
 
-// Our own reducer on the choice sequence, run after rapidcheck's shrinking (which changes one
-// decision at a time, and so stops at local minima such as an odd number of batch reversals):
+// Our own reducer on the choice sequence, run after delta debugging in shrink_choices (or on
+// what rapidcheck's shrinking left: single edits stop at local minima such as an odd number of
+// batch reversals):
 // replays `failing` with one non-zero decision set to 0, then two at once, then one set to 0
 // and another to its largest value, then one made smaller, keeping any edit that still fails and
 // has fewer non-zero decisions (or as many with a smaller sum), until no edit helps or `max_runs`
