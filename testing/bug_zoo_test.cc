@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -328,6 +329,49 @@ TEST(BugZooMessageDropped, CorrectRelayPassesExplorationAndTheProperty) {
     EXPECT_GE(report.runs, report.cancel_points);
   }
   expect_property_passes(specimen("message_dropped"));
+}
+
+// ---- shrunk cancellation reports --------------------------------------------------------------
+
+// Explores `body`, and checks that the first failure was shrunk to the all-default schedule
+// (no decision but the simplest), that the report shows the shrunk run folded (none of the
+// run's own bookkeeping) and short, and that its repro line replays it.
+void expect_exploration_report_shrunk(const trio::testing::Scenario& body,
+                                      const Matcher<const std::string&>& symptom,
+                                      size_t max_lines) {
+  const CancelExploreReport report = trio::testing::explore_cancellation(body, nullptr, {});
+  ASSERT_FALSE(report.ok());
+  ASSERT_TRUE(report.shrunk.has_value()) << report.to_string();
+  const auto& s = *report.shrunk;
+  EXPECT_THAT(s.what, symptom);
+  ASSERT_TRUE(s.choices.has_value());
+  const auto values = trio::testing::parse_choices(*s.choices);
+  ASSERT_TRUE(values.has_value()) << *s.choices;
+  EXPECT_EQ(std::count(values->begin(), values->end(), 0u), static_cast<long>(values->size()))
+      << "the all-default schedule: " << *s.choices;
+  const std::string text = report.to_string();
+  EXPECT_THAT(text, HasSubstr("under the all-default schedule"));
+  EXPECT_THAT(text, HasSubstr("{.choices = \"" + *s.choices + "\"}"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("<init>")));
+  EXPECT_LE(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')), max_lines) << text;
+  const auto again = trio::testing::run_with_cancellation(body, nullptr, s.point, s.scope_index,
+                                                          {.choices = *s.choices});
+  ASSERT_TRUE(again.has_value()) << "the shrunk failure replays";
+  EXPECT_EQ(again->what, s.what);
+  EXPECT_EQ(again->task, s.task);
+  std::cout << text;
+}
+
+TEST(BugZooLockNotReleased, ExplorationReportIsShrunkToTheDefaultScheduleAndFolded) {
+  // Before shrinking and folding: 41 lines.
+  expect_exploration_report_shrunk(journal_without_timeouts(Variant::kBuggy), lock_left_held(), 32);
+}
+
+TEST(BugZooMessageDropped, ExplorationReportIsShrunkToTheDefaultScheduleAndFolded) {
+  // Before shrinking and folding: 45 lines.
+  expect_exploration_report_shrunk(
+      relay_without_deadline(Variant::kBuggy),
+      HasSubstr("every message is delivered, still in the inbox or handed back"), 30);
 }
 
 }  // namespace

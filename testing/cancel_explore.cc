@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "runtime/lowlevel.h"
 #include "runtime/run.h"
 #include "simclock/mock_clock.h"
+#include "testing/choices.h"
 #include "testing/trace.h"
 
 namespace trio::testing {
@@ -64,18 +66,29 @@ class Injector : public CancelPointHook {
 struct RunOutcome {
   std::string what;  // "" = every invariant held
   std::string trace;
+  Trace events;  // the failing run's trace (empty when it passed)
 };
 
+// One run. Its decisions come from `choices` if given, else from options.choices (replayed),
+// else from options.seed.
 RunOutcome run_once(const std::function<Task<>()>& body,
                     const std::function<std::string()>& invariants,
-                    const CancelExploreOptions& options, Injector& injector) {
+                    const CancelExploreOptions& options, Injector& injector,
+                    ChoiceSource* choices = nullptr) {
   MockClock clock;
   clock.set_autojump_threshold(Duration(0));
   TraceRecorder recorder;
+  std::optional<ReplayChoiceSource> replay;
+  if (!choices && options.choices) {
+    auto values = parse_choices(*options.choices);
+    if (!values) throw std::invalid_argument("malformed choice string: " + *options.choices);
+    choices = &replay.emplace(std::move(*values));
+  }
   RunOptions run_options{.clock = &clock,
                          .instruments = {&recorder},
                          .seed = options.seed,
                          .scheduling = options.scheduling,
+                         .choices = choices,
                          .cancel_point_hook = &injector};
   const int64_t frames_before = lowlevel::live_frames();
   std::exception_ptr error;
@@ -108,7 +121,10 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   recorder.note(error ? "run raised " + describe(error) : "run returned");
   RunOutcome out;
   out.what = std::move(what);
-  if (!out.what.empty()) out.trace = format_trace_tail(recorder.trace(), options.max_trace_lines);
+  if (!out.what.empty()) {
+    out.trace = format_trace_tail(recorder.trace(), options.max_trace_lines);
+    out.events = recorder.trace();
+  }
   return out;
 }
 
@@ -119,6 +135,116 @@ std::string scope_name(size_t index, size_t count) {
   if (index == 0) s += " (innermost)";
   if (index + 1 == count) s += " (outermost)";
   return s;
+}
+
+// ---- shrinking a failure ------------------------------------------------------------------------
+
+// Fewer non-zero decisions, or as many with a smaller sum (as check_property's shrinker).
+bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
+  uint64_t sum_a = 0, sum_b = 0;
+  for (const Choice& c : a) sum_a += c.value;
+  for (const Choice& c : b) sum_b += c.value;
+  const size_t na = count_nonzero(a), nb = count_nonzero(b);
+  return na < nb || (na == nb && sum_a < sum_b);
+}
+
+// Shrinks one failure (see CancelExploreReport::shrunk). `runs` counts the runs it takes.
+class FailureShrinker {
+ public:
+  FailureShrinker(const std::function<Task<>()>& body,
+                  const std::function<std::string()>& invariants,
+                  const CancelExploreOptions& options, const CancelPointFailure& failure)
+      : body_(body), invariants_(invariants), options_(options), failure_(failure) {}
+
+  std::optional<CancelPointFailure> shrink() {
+    if (auto f = first_failing_point_by_default()) return f;
+    return reduce_decisions();
+  }
+  uint64_t runs() const { return static_cast<uint64_t>(runs_); }
+
+ private:
+  bool budget_left() const { return runs_ < options_.max_shrink_runs; }
+
+  // One run with a cancellation at `point` and the decisions `values` (replayed); the failure,
+  // or nullopt if it passed. `*choices` gets the decisions the run made.
+  std::optional<CancelPointFailure> run_at(uint64_t point, std::vector<uint64_t> values,
+                                           std::vector<Choice>* choices = nullptr) {
+    ++runs_;
+    ReplayChoiceSource replay(std::move(values));
+    Injector injector(point, failure_.scope_index,
+                      options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
+                                                                  : CancelTarget::kEach);
+    RunOutcome outcome = run_once(body_, invariants_, options_, injector, &replay);
+    if (choices) *choices = replay.choices();
+    if (outcome.what.empty() || !injector.reached_) return std::nullopt;
+    CancelPointFailure f;
+    f.point = point;
+    f.task = injector.task_;
+    f.scope_index = injector.chosen_scope_;
+    f.scope_count = injector.scope_count_;
+    f.what = std::move(outcome.what);
+    f.trace = format_report_trace(outcome.events, options_.max_trace_lines);
+    f.choices = replay.choice_string();
+    return f;
+  }
+
+  // The all-default schedule: the first cancel point at which it fails, if its run without
+  // injection passes.
+  std::optional<CancelPointFailure> first_failing_point_by_default() {
+    ++runs_;
+    ReplayChoiceSource replay({});
+    Injector counter(kNoPoint, 0, options_.target);
+    if (!run_once(body_, invariants_, options_, counter, &replay).what.empty()) return std::nullopt;
+    for (uint64_t k = 0; k < counter.count_ && budget_left(); ++k)
+      if (auto f = run_at(k, {})) return f;
+    return std::nullopt;
+  }
+
+  // The seed's decisions of the failing run, reduced with the point fixed (the exploration
+  // found no earlier failing point under them).
+  std::optional<CancelPointFailure> reduce_decisions() {
+    if (!budget_left()) return std::nullopt;
+    // The failing run's decisions: the seed's, or the replayed options.choices.
+    std::optional<RecordingChoiceSource> recording;
+    std::optional<ReplayChoiceSource> replay;
+    LoggingChoiceSource* source = nullptr;
+    if (options_.choices) {
+      source = &replay.emplace(parse_choices(*options_.choices).value_or(std::vector<uint64_t>{}));
+    } else {
+      source = &recording.emplace(options_.seed);
+    }
+    ++runs_;
+    Injector injector(failure_.point, failure_.scope_index,
+                      options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
+                                                                  : CancelTarget::kEach);
+    if (run_once(body_, invariants_, options_, injector, source).what.empty()) return std::nullopt;
+    std::vector<Choice> best_choices = source->choices();
+    std::optional<CancelPointFailure> best;
+    auto try_values = [&](std::vector<uint64_t> values) {
+      std::vector<Choice> choices;
+      auto f = run_at(failure_.point, std::move(values), &choices);
+      if (!f || !simpler(choices, best_choices)) return false;
+      best = std::move(f);
+      best_choices = std::move(choices);
+      return true;
+    };
+    runs_ += ddmin_choices(
+        try_values, [&] { return choice_values(best_choices); }, options_.max_shrink_runs - runs_);
+    if (!best && budget_left()) best = run_at(failure_.point, choice_values(best_choices));
+    return best;
+  }
+
+  const std::function<Task<>()>& body_;
+  const std::function<std::string()>& invariants_;
+  const CancelExploreOptions& options_;
+  const CancelPointFailure& failure_;
+  int runs_ = 0;
+};
+
+std::string repro_call(const CancelPointFailure& f, const std::string& run_options) {
+  return "trio::testing::run_with_cancellation(body, invariants, /*point=*/" +
+         std::to_string(f.point) + ", /*scope_index=*/" + std::to_string(f.scope_index) + ", " +
+         run_options + ")";
 }
 
 }  // namespace
@@ -137,10 +263,18 @@ std::string CancelExploreReport::to_string() const {
   if (failures.empty()) return out + "every invariant held\n";
   const CancelPointFailure& f = failures.front();
   out += std::to_string(failures.size()) + " failing\nfirst failure: " + f.to_string() + "\n";
-  out += "reproduce with: trio::testing::run_with_cancellation(body, invariants, /*point=*/" +
-         std::to_string(f.point) + ", /*scope_index=*/" + std::to_string(f.scope_index) +
-         ", {.seed = " + std::to_string(seed) + "})\ntrace of that run:\n" + f.trace;
-  return out;
+  out += "reproduce with: " + repro_call(f, "{.seed = " + std::to_string(seed) + "}") + "\n";
+  if (!shrunk) return out + "trace of that run:\n" + f.trace;
+  const CancelPointFailure& s = *shrunk;
+  const std::string choices = s.choices.value_or("");
+  out += "shrunk in " + std::to_string(shrink_runs) + " run(s): " + s.to_string() + "\n";
+  const auto values = parse_choices(choices);
+  const bool all_default =
+      values && std::all_of(values->begin(), values->end(), [](uint64_t v) { return v == 0; });
+  out += all_default ? "under the all-default schedule (every decision 0)\n"
+                     : "under the schedule \"" + choices + "\"\n";
+  out += "reproduce with: " + repro_call(s, "{.choices = \"" + choices + "\"}") + "\n";
+  return out + "trace of that run:\n" + s.trace;
 }
 
 std::optional<CancelPointFailure> run_with_cancellation(
@@ -203,8 +337,14 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
       f.what = std::move(outcome.what);
       f.trace = std::move(outcome.trace);
       report.failures.push_back(std::move(f));
-      if (options.stop_at_first_failure) return report;
+      if (options.stop_at_first_failure) break;
     }
+    if (!report.failures.empty() && options.stop_at_first_failure) break;
+  }
+  if (!report.failures.empty() && options.shrink) {
+    FailureShrinker shrinker(body, invariants, options, report.failures.front());
+    report.shrunk = shrinker.shrink();
+    report.shrink_runs = shrinker.runs();
   }
   return report;
 }

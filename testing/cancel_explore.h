@@ -35,6 +35,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/run_options.h"
 #include "runtime/task.h"
@@ -51,6 +52,9 @@ enum class CancelTarget : uint8_t {
 struct CancelExploreOptions {
   uint64_t seed = 0;
   SchedulingPolicy scheduling = SchedulingPolicy::kCoinFlip;
+  // Replay this choice string (testing/choices.h: "0*12,1") instead of drawing every decision
+  // from `seed`: what the repro line of a shrunk failure passes. nullopt: draw from `seed`.
+  std::optional<std::string> choices{};
   CancelTarget target = CancelTarget::kInnermost;
   // 0 = every cancel point; otherwise at most this many, a sample drawn with `seed`.
   size_t max_points = 0;
@@ -61,6 +65,9 @@ struct CancelExploreOptions {
   bool stop_at_first_failure = true;
   // Lines of the failing run's trace kept in the report: the last ones (where it failed).
   size_t max_trace_lines = 300;
+  // Shrink the first failure (CancelExploreReport::shrunk), in at most `max_shrink_runs` runs.
+  bool shrink = true;
+  int max_shrink_runs = 200;
 };
 
 struct CancelPointFailure {
@@ -70,6 +77,8 @@ struct CancelPointFailure {
   size_t scope_count = 0;  // how many scopes enclosed the task there
   std::string what;        // the broken invariant(s)
   std::string trace;       // the failing run's trace
+  // For a shrunk failure: the choice string its run replays (CancelExploreOptions::choices).
+  std::optional<std::string> choices{};
   std::string to_string() const;
 };
 
@@ -80,9 +89,18 @@ struct CancelExploreReport {
   uint64_t runs = 0;                           // re-runs with an injected cancellation
   std::vector<CancelPointFailure> failures{};  // in the order explored
   std::string baseline_failure;                // set when the run without injection failed
+  // The first failure, shrunk (with CancelExploreOptions::shrink): the smallest program prefix
+  // and the fewest other decisions that still fail. First the all-default schedule (every
+  // decision 0, testing/choices.h) is tried at each cancel point in order; if none fails there,
+  // the seed's decisions of the failing run are reduced by delta debugging (ddmin_choices) with
+  // the point fixed (the exploration tried the earlier points under them). Its `choices`
+  // is set, and its trace is folded (format_report_trace). nullopt: not shrunk.
+  std::optional<CancelPointFailure> shrunk{};
+  uint64_t shrink_runs = 0;  // the runs shrinking took
   bool ok() const { return failures.empty() && baseline_failure.empty(); }
-  // A verdict line; for a failure the first failing point, its task and scope, what broke, the
-  // repro options and the trace.
+  // A verdict line; for a failure the first failing point, its task and scope, what broke and
+  // the repro options; then the shrunk failure, its repro options and its folded trace (else the
+  // first failure's trace).
   std::string to_string() const;
 };
 

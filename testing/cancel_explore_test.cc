@@ -7,12 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
+#include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "runtime/trio.h"
+#include "testing/choices.h"
 
 namespace {
 
@@ -267,6 +271,70 @@ TEST(CancelExploration, ReportsAFailingBaselineRun) {
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(report.runs, 0u);
   EXPECT_THAT(report.to_string(), HasSubstr("the run without injection failed: always broken"));
+}
+
+// ---- shrinking and folding the report ----------------------------------------------------------
+
+// Noise first — three siblings take ten checkpoints each (a coin flip per batch) — then a
+// worker that takes the flag lock the buggy way on one path only, drawn from the run.
+std::function<trio::Task<>()> lock_on_one_path_body(FlagLock& lock) {
+  return [&lock]() -> trio::Task<> {
+    lock = FlagLock{};
+    co_await trio::open_nursery([&](trio::Nursery& n) -> trio::Task<> {
+      for (int i = 0; i < 3; ++i)
+        n.start_soon([]() -> trio::Task<> {
+          for (int k = 0; k < 10; ++k) co_await trio::checkpoint();
+        });
+      co_return;
+    });
+    co_await trio::move_on_after(10s, [&]() -> trio::Task<> {
+      if (trio::lowlevel::random_choice(2) == 1) {
+        co_await use_lock_buggy(lock);
+      } else {
+        co_await use_lock_fixed(lock);
+      }
+    });
+  };
+}
+
+TEST(CancelExplorationShrinking, KeepsOnlyTheDecisionTheFailureNeeds) {
+  FlagLock lock;
+  auto body = lock_on_one_path_body(lock);
+  std::optional<trio::testing::CancelExploreReport> found;
+  for (uint64_t seed = 0; seed < 20 && !found; ++seed) {
+    auto report = explore_cancellation(body, lock_released(lock), {.seed = seed});
+    if (!report.ok()) found = std::move(report);
+  }
+  ASSERT_TRUE(found.has_value()) << "some seed takes the buggy path";
+  const auto& report = *found;
+  ASSERT_TRUE(report.shrunk.has_value()) << report.to_string();
+  const auto& s = *report.shrunk;
+  EXPECT_EQ(s.what, "the lock is still held");
+  const auto values = trio::testing::parse_choices(s.choices.value_or("?"));
+  ASSERT_TRUE(values.has_value());
+  EXPECT_EQ(std::count_if(values->begin(), values->end(), [](uint64_t v) { return v != 0; }), 1)
+      << "only the path: " << *s.choices;
+  EXPECT_LE(s.point, report.failures.front().point) << "no longer a prefix";
+  EXPECT_LE(report.shrink_runs, 60u);
+  const std::string text = report.to_string();
+  EXPECT_THAT(text, HasSubstr("under the schedule \"" + *s.choices + "\""));
+  EXPECT_THAT(text, HasSubstr("{.choices = \"" + *s.choices + "\"}"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("<init>")));
+  auto again = trio::testing::run_with_cancellation(body, lock_released(lock), s.point,
+                                                    s.scope_index, {.choices = *s.choices});
+  ASSERT_TRUE(again.has_value()) << "the shrunk failure replays";
+  EXPECT_EQ(again->what, s.what);
+  std::cout << text;
+}
+
+TEST(CancelExplorationShrinking, NoShrinkingWhenTurnedOff) {
+  FlagLock lock;
+  auto report = explore_cancellation(lock_body(lock, use_lock_buggy), lock_released(lock),
+                                     {.seed = 3, .shrink = false});
+  ASSERT_FALSE(report.ok());
+  EXPECT_FALSE(report.shrunk.has_value());
+  EXPECT_EQ(report.shrink_runs, 0u);
+  EXPECT_THAT(report.to_string(), HasSubstr("trace of that run:\n" + report.failures[0].trace));
 }
 
 }  // namespace

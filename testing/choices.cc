@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "testing/choices.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -115,6 +116,47 @@ size_t count_nonzero(const std::vector<Choice>& choices) {
   size_t k = 0;
   for (const Choice& c : choices) k += c.value != 0;
   return k;
+}
+
+int ddmin_choices(const std::function<bool(std::vector<uint64_t>)>& try_values,
+                  const std::function<std::vector<uint64_t>()>& best, int max_runs) {
+  int runs = 0;
+  auto attempt = [&](std::vector<uint64_t> values) {
+    if (runs >= max_runs) return false;
+    ++runs;
+    return try_values(std::move(values));
+  };
+  if (attempt({})) return runs;  // the all-default schedule already fails
+  size_t chunks = 2;
+  while (runs < max_runs) {
+    const std::vector<uint64_t> values = best();
+    std::vector<size_t> nonzero;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (values[i] != 0) nonzero.push_back(i);
+    if (nonzero.empty()) break;
+    chunks = std::min(chunks, nonzero.size());
+    const size_t size = (nonzero.size() + chunks - 1) / chunks;
+    // Values with the non-zero decisions [from, to) of `nonzero` zeroed, or all others zeroed.
+    auto edited = [&](size_t from, size_t to, bool keep_only) {
+      std::vector<uint64_t> v = values;
+      for (size_t j = 0; j < nonzero.size(); ++j)
+        if ((j >= from && j < to) != keep_only) v[nonzero[j]] = 0;
+      return v;
+    };
+    bool progress = false;
+    for (size_t from = 0; !progress && from < nonzero.size(); from += size) {
+      if ((progress = attempt(edited(from, std::min(from + size, nonzero.size()), false))))
+        chunks = std::max<size_t>(chunks - 1, 2);
+    }
+    for (size_t from = 0; !progress && chunks > 2 && from < nonzero.size(); from += size) {
+      if ((progress = attempt(edited(from, std::min(from + size, nonzero.size()), true))))
+        chunks = 2;
+    }
+    if (progress) continue;
+    if (chunks >= nonzero.size()) break;  // single decisions tried: done
+    chunks = std::min(chunks * 2, nonzero.size());
+  }
+  return runs;
 }
 
 uint64_t LoggingChoiceSource::record(uint64_t n, ChoiceKind kind, uint64_t normalized) {

@@ -23,6 +23,7 @@
 #define TRIO_TESTING_CHOICES_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,20 @@ std::string describe_choices(const std::vector<Choice>& choices);
 size_t count_nonzero(const std::vector<Choice>& choices);
 // The normalized values of `choices`.
 std::vector<uint64_t> choice_values(const std::vector<Choice>& choices);
+
+// Delta debugging (Zeller and Hildebrandt's ddmin) of a failing choice sequence towards the
+// simplest schedule, for sequences too long to shrink one decision at a time (a livelock's
+// thousands of coin flips). In order: the all-default sequence (every decision 0); then the
+// non-simplest decisions of the current best in 2 chunks, each chunk zeroed at once, then each
+// chunk kept alone (the rest zeroed); then 4, 8, ... chunks, down to single decisions. A
+// sequence that needs one decision of n shrinks in about 2 log2(n) replays.
+//
+// `try_values(values)` replays `values` (see ReplayChoiceSource) and returns true when that run
+// failed and was kept as the new best — the caller decides (e.g. fewer non-simplest decisions);
+// `best()` returns the best run's effective values. Stops after `max_runs` replays. Returns the
+// number of replays.
+int ddmin_choices(const std::function<bool(std::vector<uint64_t>)>& try_values,
+                  const std::function<std::vector<uint64_t>()>& best, int max_runs);
 
 // Base class of the sources below: keeps the log of every decision, in order.
 class LoggingChoiceSource : public ChoiceSource {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -130,3 +131,54 @@ TEST(ReplayChoiceSource, AnySequenceYieldsAValidRun) {
     EXPECT_EQ(trio::lowlevel::live_frames(), 0);
   }
 }
+
+namespace {
+
+// ddmin_choices on a synthetic failure: 1,000 decisions, all non-zero, of which the failure
+// needs only #700 and #701 (non-zero).
+struct SyntheticFailure {
+  std::vector<uint64_t> best = std::vector<uint64_t>(1000, 1);
+  static bool fails(const std::vector<uint64_t>& v) {
+    return v.size() > 701 && v[700] != 0 && v[701] != 0;
+  }
+  static size_t nonzero(const std::vector<uint64_t>& v) {
+    return static_cast<size_t>(std::count_if(v.begin(), v.end(), [](uint64_t x) { return x; }));
+  }
+};
+
+TEST(Ddmin, KeepsOnlyTheNeededDecisionsInLogarithmicallyManyReplays) {
+  SyntheticFailure f;
+  const int runs = trio::testing::ddmin_choices(
+      [&](std::vector<uint64_t> v) {
+        v.resize(f.best.size(), 0);  // replay: past the end every choice is 0
+        if (!f.fails(v) || f.nonzero(v) >= f.nonzero(f.best)) return false;
+        f.best = std::move(v);
+        return true;
+      },
+      [&] { return f.best; }, /*max_runs=*/1000);
+  EXPECT_EQ(f.nonzero(f.best), 2u);
+  EXPECT_TRUE(f.fails(f.best));
+  EXPECT_LE(runs, 60) << "halves first, not 1,000 single decisions";
+}
+
+TEST(Ddmin, TriesTheAllDefaultSequenceFirst) {
+  std::vector<std::vector<uint64_t>> tried;
+  const int runs = trio::testing::ddmin_choices(
+      [&](std::vector<uint64_t> v) {
+        tried.push_back(v);
+        return true;  // everything fails: the first candidate wins
+      },
+      [] { return std::vector<uint64_t>{}; }, 100);
+  EXPECT_EQ(runs, 1);
+  ASSERT_EQ(tried.size(), 1u);
+  EXPECT_TRUE(tried[0].empty());
+}
+
+TEST(Ddmin, StopsAfterMaxRuns) {
+  std::vector<uint64_t> best(64, 1);
+  const int runs = trio::testing::ddmin_choices([](std::vector<uint64_t>) { return false; },
+                                                [&] { return best; }, 7);
+  EXPECT_EQ(runs, 7);
+}
+
+}  // namespace

@@ -36,6 +36,24 @@ class RapidcheckChoiceSource final : public ChoiceSource {
   }
 };
 
+// Notes how many events the recorder holds at each wait between batches until the budget runs
+// out: installed before the budget, it sees the count before the budget's cancellation.
+class BudgetWatch final : public Instrument {
+ public:
+  BudgetWatch(const TraceRecorder& recorder, const ProgressBudget& budget)
+      : recorder_(recorder), budget_(budget) {}
+  void after_io_wait(Duration timeout) override {
+    (void)timeout;
+    if (!budget_.exceeded()) events_ = recorder_.event_count();
+  }
+  size_t events() const { return static_cast<size_t>(events_); }
+
+ private:
+  const TraceRecorder& recorder_;
+  const ProgressBudget& budget_;
+  uint64_t events_ = 0;
+};
+
 }  // namespace
 
 ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
@@ -47,7 +65,11 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
   clock.set_autojump_threshold(std::chrono::nanoseconds(0));
   RunOptions run_options{.clock = &clock, .instruments = {&recorder}, .seed = 0};
   ProgressBudget budget(options.max_virtual_time);
-  if (options.max_virtual_time != kInfDuration) run_options.instruments.push_back(&budget);
+  BudgetWatch watch(recorder, budget);
+  if (options.max_virtual_time != kInfDuration) {
+    run_options.instruments.push_back(&watch);
+    run_options.instruments.push_back(&budget);
+  }
   setup.apply(run_options);
   ScheduleRun out;
   const int64_t frames_before = lowlevel::live_frames();
@@ -57,7 +79,10 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
     out.error = describe_exception(std::current_exception());
   }
   // What the run raised after the budget cancelled it is a consequence, not the failure.
-  if (budget.exceeded()) out.error = "trio::testing::LivelockError: " + budget.report();
+  if (budget.exceeded()) {
+    out.error = "trio::testing::LivelockError: " + budget.report();
+    out.budget_ran_out_at = watch.events();
+  }
   const int64_t leaked = lowlevel::live_frames() - frames_before;
   if (out.error.empty() && leaked != 0)
     out.error = std::to_string(leaked) + " coroutine frame(s) leaked";
@@ -108,6 +133,21 @@ uint64_t sum_of(const std::vector<Choice>& choices) {
 bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
   size_t na = count_nonzero(a), nb = count_nonzero(b);
   return na < nb || (na == nb && sum_of(a) < sum_of(b));
+}
+
+// describe_choices for a report: every choice of a short run; of a long one (a livelock's
+// hundreds of decisions), the non-simplest ones with their index.
+std::string describe_for_report(const std::vector<Choice>& choices) {
+  constexpr size_t kDescribedMax = 16;
+  if (choices.size() <= kDescribedMax) return describe_choices(choices);
+  std::string out;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i].value == 0) continue;
+    if (!out.empty()) out += ' ';
+    out += "#" + std::to_string(i) + " " + describe_choices({choices[i]});
+  }
+  return out + (out.empty() ? "" : "; ") + "the other " +
+         std::to_string(choices.size() - count_nonzero(choices)) + " are 0";
 }
 
 }  // namespace
@@ -165,6 +205,36 @@ ScheduleRun reduce_choices(const Scenario& scenario, const ScheduleRun& failing,
   return best;
 }
 
+ScheduleRun shrink_choices(const Scenario& scenario, const ScheduleRun& failing,
+                           const ExploreOptions& options, int max_runs, int* runs) {
+  ScheduleRun best = failing;
+  auto try_values = [&](std::vector<uint64_t> values) {
+    ReplayChoiceSource replay(std::move(values));
+    ScheduleRun run = run_with_choices(scenario, replay, options);
+    if (!run.failed() || !simpler(run.choices, best.choices)) return false;
+    best = std::move(run);
+    return true;
+  };
+  auto best_values = [&] { return choice_values(best.choices); };
+  const int ddmin_runs = ddmin_choices(try_values, best_values, max_runs);
+  int reduce_runs = 0;
+  best = reduce_choices(scenario, best, options, max_runs - ddmin_runs, &reduce_runs);
+  if (runs) *runs = ddmin_runs + reduce_runs;
+  return best;
+}
+
+std::string format_failing_trace(const ScheduleRun& run, size_t max_lines) {
+  if (run.budget_ran_out_at != SIZE_MAX) {
+    if (auto cycle = find_cycle(run.trace, run.budget_ran_out_at)) {
+      return "livelock: the run is stuck in a cycle of " + std::to_string(cycle->length) +
+             " events (" + format_time_ns(cycle->period_ns) + " of virtual time), repeated " +
+             std::to_string(cycle->repetitions) + " times until the budget ran out\n" +
+             format_cycle_report(run.trace, *cycle, /*lead_in_lines=*/max_lines / 3, max_lines);
+    }
+  }
+  return format_report_trace(run.trace, max_lines);
+}
+
 PropertyResult check_property(const Scenario& scenario, const PropertyOptions& options) {
   PropertyResult result;
   bool failed_once = false;
@@ -188,7 +258,8 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
   rc::detail::TestParams params;
   params.seed = options.rapidcheck_seed;
   params.maxSuccess = options.max_cases;
-  params.disableShrinking = !options.shrink;
+  // Our shrinker replaces rapidcheck's (see PropertyOptions::reduce).
+  params.disableShrinking = !options.shrink || options.reduce;
   rc::detail::TestMetadata metadata;
   metadata.id = metadata.description = "trio schedule property";
   const rc::detail::TestResult rc_result = rc::detail::checkTestable(property, metadata, params);
@@ -201,7 +272,7 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
   if (failed_once && options.shrink && options.reduce) {
     int reduce_runs = 0;
     result.shrunk =
-        reduce_choices(scenario, result.shrunk, options.explore, /*max_runs=*/2000, &reduce_runs);
+        shrink_choices(scenario, result.shrunk, options.explore, /*max_runs=*/2000, &reduce_runs);
     result.shrink_runs += reduce_runs;
   }
   std::ostringstream report;
@@ -218,11 +289,11 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
          << count_nonzero(result.first_choices) << " to " << count_nonzero(s.choices)
          << " non-simplest choice(s) of " << s.choices.size() << ".\n"
          << "error: " << s.error << "\n"
-         << "choices: \"" << s.choice_string() << "\" (" << describe_choices(s.choices) << ")\n"
+         << "choices: \"" << s.choice_string() << "\" (" << describe_for_report(s.choices) << ")\n"
          << "replay: trio::testing::replay_choices(scenario, \"" << s.choice_string()
          << "\", options)  // trace hash " << format_hash(s.hash) << "\n"
          << "shrunk trace (its end):\n"
-         << format_trace_tail(s.trace, options.report_trace_lines);
+         << format_failing_trace(s, options.report_trace_lines);
   result.report = report.str();
   return result;
 }

@@ -18,9 +18,11 @@
 // check_property runs rapidcheck with a fixed seed (PropertyOptions::rapidcheck_seed, printed),
 // so it is deterministic. Inside each case a ChoiceSource calls *rc::gen::inRange(0, n) for
 // every decision (the normalized value, see choices.h; drawn at full size from the first case,
-// so case 1 explores as much as case 100), so rapidcheck records the decisions and
-// shrinks them towards 0 — the FIFO schedule. The report shows the shrunk run: its error, its
-// choice string (feed it to replay_choices), and its trace (virtual time, task, event).
+// so case 1 explores as much as case 100). The first failing case is shrunk towards 0 — the FIFO
+// schedule — by shrink_choices (delta debugging over the choice sequence, then reduce_choices).
+// The report shows the shrunk run: its error, its choice string (feed it to replay_choices), and
+// its trace (virtual time, task, event), folded (trace.h: format_report_trace); a livelock as the
+// cycle it is stuck in (find_cycle).
 //
 // TRIO_PROP(Suite, Name) / TRIO_PROP_WITH(Suite, Name, {options}) is a TEST whose body is the
 // scenario, checked with check_property:
@@ -33,6 +35,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -70,6 +73,9 @@ struct ScheduleRun {
   uint64_t hash = 0;
   std::vector<Choice> choices;  // every decision, normalized
   std::string error;            // "" when the run passed
+  // Where the livelock budget (ExploreOptions::max_virtual_time) ran out: the number of events
+  // recorded before its cancellation. SIZE_MAX when it did not run out.
+  size_t budget_ran_out_at = SIZE_MAX;
   bool failed() const { return !error.empty(); }
   std::string choice_string() const { return format_choices(choices); }
 };
@@ -92,8 +98,9 @@ struct SweepResult {
 SweepResult sweep_seeds(const Scenario& scenario, uint64_t first_seed, uint64_t count,
                         const ExploreOptions& options = {});
 
-// Our own reducer on the choice sequence, run after rapidcheck's shrinking (which changes one
-// decision at a time, and so stops at local minima such as an odd number of batch reversals):
+// Our own reducer on the choice sequence, run after delta debugging in shrink_choices (or on
+// what rapidcheck's shrinking left: single edits stop at local minima such as an odd number of
+// batch reversals):
 // replays `failing` with one non-zero decision set to 0, then two at once, then one set to 0
 // and another to its largest value, then one made smaller, keeping any edit that still fails and
 // has fewer non-zero decisions (or as many with a smaller sum), until no edit helps or `max_runs`
@@ -103,12 +110,29 @@ ScheduleRun reduce_choices(const Scenario& scenario, const ScheduleRun& failing,
                            const ExploreOptions& options = {}, int max_runs = 2000,
                            int* runs = nullptr);
 
+// The shrinker of check_property: delta debugging on the choice sequence (ddmin_choices in
+// choices.h: the all-default sequence, then halves, quarters, ... of the non-simplest decisions
+// zeroed at once, down to single ones), then reduce_choices. Keeps a replay that still fails and
+// has fewer non-zero decisions (or as many with a smaller sum). A failure that needs a few
+// decisions of thousands — a livelock's coin flips — shrinks in tens of replays, not thousands.
+// `*runs` (if given) gets the number of replays.
+ScheduleRun shrink_choices(const Scenario& scenario, const ScheduleRun& failing,
+                           const ExploreOptions& options = {}, int max_runs = 2000,
+                           int* runs = nullptr);
+
+// The report's trace of a failing run: for a livelock (the budget ran out) the cycle it is
+// stuck in — its last turn, the events before it and the unwinding — else the end of the trace;
+// folded (format_report_trace: no bookkeeping of the run itself), at most about `max_lines`.
+std::string format_failing_trace(const ScheduleRun& run, size_t max_lines);
+
 struct PropertyOptions {
   ExploreOptions explore{};
   uint64_t rapidcheck_seed = 0;
   int max_cases = 100;  // rapidcheck's maxSuccess
   bool shrink = true;
-  // After rapidcheck's shrinking, reduce_choices (with shrink).
+  // With shrink: our shrinker (shrink_choices) on the first failing case. false: rapidcheck's
+  // own shrinking instead, which simplifies one decision at a time (a replay per decision: slow
+  // on long runs, and stuck at local minima that reduce_choices' pair edits escape).
   bool reduce = true;
   size_t report_trace_lines = 60;  // the end of the shrunk trace
 };
@@ -116,7 +140,7 @@ struct PropertyOptions {
 struct PropertyResult {
   bool passed = true;
   int cases = 0;        // cases run until the first failure (all of them if it passed)
-  int shrink_runs = 0;  // runs after the first failure, reduce_choices' included
+  int shrink_runs = 0;  // replays after the first failure (rapidcheck's or shrink_choices')
   std::vector<Choice> first_choices;  // the first failing case, unshrunk
   ScheduleRun shrunk;                 // the minimal failing run (when !passed)
   std::string report;                 // for the test's failure message

@@ -11,6 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "runtime/sync.h"
@@ -70,6 +74,51 @@ Task<> noisy_siblings() {
   });
   auto pos = [&](int who) { return std::find(last_round.begin(), last_round.end(), who); };
   prop_assert(pos(0) < pos(5), "sibling 0 logs before sibling 5");
+}
+
+// Planted bug (c), a livelock after a long busy start: two workers warm a cache over 700
+// checkpoints each (a coin flip per batch: hundreds of decisions that have nothing to do with
+// the bug), then two nodes run for leader. node0 boots after 1 ms, node1 after 0 or 1 ms (drawn
+// from the run): when both boot at 1 ms they split every vote and retry after the same 10 ms
+// back-off, forever. Only that one drawn value matters.
+Task<> warm_up_then_elect() {
+  co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+    for (int w = 0; w < 2; ++w)
+      n.start_soon(trio::TaskName("warm-up" + std::to_string(w)), []() -> Task<> {
+        for (int i = 0; i < 700; ++i) co_await trio::checkpoint();
+      });
+    co_return;
+  });
+  bool candidate[2] = {false, false};
+  std::optional<int> leader;
+  co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+    for (int me = 0; me < 2; ++me)
+      n.start_soon(trio::TaskName("node" + std::to_string(me)), [&, me]() -> Task<> {
+        trio::Duration boot = std::chrono::milliseconds(1);
+        if (me == 1) boot = std::chrono::milliseconds(trio::lowlevel::random_choice(2));
+        co_await trio::sleep(boot);
+        while (!leader) {
+          candidate[me] = true;
+          co_await trio::checkpoint();  // asking the peer for its vote
+          const bool won = !candidate[1 - me];
+          co_await trio::checkpoint();  // counting the votes
+          candidate[me] = false;
+          if (won) leader = me;
+          if (!won) co_await trio::sleep(std::chrono::milliseconds(10));  // BUG: fixed back-off
+        }
+      });
+    co_return;
+  });
+  prop_assert(leader.has_value(), "a leader was elected");
+}
+
+// The lines of a report's trace (after "shrunk trace (its end):") that are events.
+std::vector<std::string> event_lines(const std::string& report) {
+  std::vector<std::string> lines;
+  std::istringstream in(report.substr(report.find("shrunk trace (its end):\n")));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) lines.push_back(line);
+  return lines;
 }
 
 PropertyOptions prop(Schedule schedule, int cases = 100) {
@@ -170,6 +219,55 @@ TEST(Property, ReportShowsErrorChoicesReplayLineAndReadableTrace) {
   EXPECT_THAT(result.report, HasSubstr("shrunk trace (its end):\n"));
   EXPECT_THAT(result.report, HasSubstr(" step"));
   EXPECT_THAT(result.report, HasSubstr("run raised"));
+}
+
+TEST(Shrinking, ALivelockAfterHundredsOfCoinFlipsShrinksInAtMost100Replays) {
+  PropertyOptions options = prop(Schedule::kCoinFlip);
+  options.explore.max_virtual_time = std::chrono::milliseconds(300);
+  auto result = check_property(warm_up_then_elect, options);
+  ASSERT_FALSE(result.passed);
+  EXPECT_THAT(result.shrunk.error, HasSubstr("LivelockError"));
+  EXPECT_GE(trio::testing::count_nonzero(result.first_choices), 300u) << "a noisy first case";
+  EXPECT_EQ(trio::testing::count_nonzero(result.shrunk.choices), 1u) << result.report;
+  EXPECT_LE(result.shrink_runs, 100) << "ddmin: halves before single decisions";
+  std::cout << "[figures] livelock after " << result.first_choices.size() << " decisions ("
+            << trio::testing::count_nonzero(result.first_choices) << " non-zero), "
+            << result.shrunk.trace.size() << " events: shrunk in " << result.shrink_runs
+            << " replays\n";
+}
+
+TEST(Shrinking, ALivelockIsReportedAsTheCycleItIsStuckIn) {
+  PropertyOptions options = prop(Schedule::kCoinFlip);
+  options.explore.max_virtual_time = std::chrono::milliseconds(300);
+  auto result = check_property(warm_up_then_elect, options);
+  ASSERT_FALSE(result.passed);
+  const auto& run = result.shrunk;
+  ASSERT_NE(run.budget_ran_out_at, SIZE_MAX);
+  auto cycle = trio::testing::find_cycle(run.trace, run.budget_ran_out_at);
+  ASSERT_TRUE(cycle.has_value());
+  // One turn: both nodes wake from their back-off, ask, count, split, and sleep again.
+  EXPECT_EQ(cycle->period_ns, 10'000'000);
+  EXPECT_GE(cycle->repetitions, 20u);
+  EXPECT_THAT(result.report, HasSubstr("livelock: the run is stuck in a cycle of " +
+                                       std::to_string(cycle->length) + " events (0.010000s"));
+  EXPECT_THAT(result.report, HasSubstr("-- the cycle, its last turn"));
+  EXPECT_THAT(result.report, HasSubstr("node0 scheduled after sleep"));
+  EXPECT_THAT(result.report, HasSubstr("node1 blocked on sleep"));
+  const auto lines = std::count(result.report.begin(), result.report.end(), '\n');
+  EXPECT_LE(lines, 100) << "not the whole trace of " << run.trace.size() << " events";
+  std::cout << result.report;
+}
+
+TEST(Shrinking, AOneDecisionBugIsReportedInAtMost20EventsOfTheUsersTasks) {
+  auto result = check_property([] { return siblings_append(false); }, prop(Schedule::kCoinFlip));
+  ASSERT_FALSE(result.passed);
+  EXPECT_EQ(trio::testing::count_nonzero(result.shrunk.choices), 1u);
+  const std::vector<std::string> lines = event_lines(result.report);
+  EXPECT_LE(lines.size(), 20u) << result.report;
+  EXPECT_THAT(result.report, ::testing::Not(HasSubstr("<init>")));
+  EXPECT_THAT(result.report, HasSubstr("main.2 yield"));
+  EXPECT_THAT(result.report, HasSubstr("run raised"));
+  std::cout << result.report << "[figures] one-decision report: " << lines.size() << " events\n";
 }
 
 TEST(Property, CorrectVersionsPassEveryCase) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "testing/trace.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <exception>
@@ -83,6 +84,105 @@ std::string format_trace_tail(const Trace& trace, size_t max_lines) {
     out += format_event(trace[i]);
     out += '\n';
   }
+  return out;
+}
+
+// ---- reports: folded traces and cycles -------------------------------------------------------
+
+namespace {
+
+constexpr uint64_t kInitTaskId = 0;  // TaskRecord::counter of the run's init task
+constexpr uint64_t kMainTaskId = 1;  // ... and of the main task, the first one it spawns
+
+// Whether trace[i] is the run's own bookkeeping (see fold_trace).
+bool is_bookkeeping(const Trace& trace, size_t i) {
+  const TraceEvent& e = trace[i];
+  if (e.task_id == kInitTaskId) return true;
+  if (e.kind == TraceEventKind::kSpawned && e.task_id == kMainTaskId && e.parent_id == kInitTaskId)
+    return true;
+  if (e.kind != TraceEventKind::kScheduled || !e.detail.empty()) return false;
+  if (i > 0 && trace[i - 1].kind == TraceEventKind::kSpawned && trace[i - 1].task_id == e.task_id)
+    return true;
+  return i + 1 < trace.size() && trace[i + 1].kind == TraceEventKind::kYield &&
+         trace[i + 1].task_id == e.task_id;
+}
+
+Trace slice(const Trace& trace, size_t from, size_t to) {
+  return Trace(trace.begin() + static_cast<ptrdiff_t>(from),
+               trace.begin() + static_cast<ptrdiff_t>(to));
+}
+
+}  // namespace
+
+Trace fold_trace(const Trace& trace, size_t* folded) {
+  Trace out;
+  out.reserve(trace.size());
+  for (size_t i = 0; i < trace.size(); ++i)
+    if (!is_bookkeeping(trace, i)) out.push_back(trace[i]);
+  if (folded) *folded = trace.size() - out.size();
+  return out;
+}
+
+std::string format_report_trace(const Trace& trace, size_t max_lines) {
+  size_t folded = 0;
+  const Trace shown = fold_trace(trace, &folded);
+  std::string out;
+  if (folded != 0) {
+    out = "(" + std::to_string(folded) + " of " + std::to_string(trace.size()) +
+          " events are the run's own bookkeeping and not shown: its init task, the main task's "
+          "spawn, and the reschedule of each spawn and checkpoint)\n";
+  }
+  return out + format_trace_tail(shown, max_lines);
+}
+
+bool same_but_time(const TraceEvent& a, const TraceEvent& b) {
+  if (a.kind != b.kind || a.task != b.task) return false;
+  if (a.kind == TraceEventKind::kIdle && a.detail.starts_with("until ") &&
+      b.detail.starts_with("until "))
+    return true;  // the same wait; its end is a time
+  return a.detail == b.detail;
+}
+
+std::optional<TraceCycle> find_cycle(const Trace& trace, size_t end, size_t min_repetitions) {
+  end = std::min(end, trace.size());
+  min_repetitions = std::max<size_t>(min_repetitions, 2);
+  size_t best_length = 0;
+  size_t best_span = 0;  // how many events, counted back from `end`, repeat with that period
+  const size_t max_length = std::min(kMaxCycleEvents, end / min_repetitions);
+  for (size_t p = 1; p <= max_length; ++p) {
+    size_t matched = 0;
+    while (matched + p < end &&
+           same_but_time(trace[end - 1 - matched], trace[end - 1 - matched - p]))
+      ++matched;
+    const size_t span = matched + p;
+    if (span / p >= min_repetitions && span > best_span) {
+      best_span = span;
+      best_length = p;
+    }
+  }
+  if (best_length == 0) return std::nullopt;
+  TraceCycle cycle;
+  cycle.length = best_length;
+  cycle.repetitions = best_span / best_length;
+  cycle.end = end;
+  cycle.start = end - cycle.repetitions * best_length;
+  cycle.period_ns = trace[end - 1].time_ns - trace[end - 1 - best_length].time_ns;
+  return cycle;
+}
+
+std::string format_cycle_report(const Trace& trace, const TraceCycle& cycle, size_t lead_in_lines,
+                                size_t max_lines) {
+  const size_t end = std::min(cycle.end, trace.size());
+  const size_t last_turn = end - std::min(cycle.length, end);
+  const size_t start = std::min(cycle.start, last_turn);
+  std::string out = "-- before the cycle:\n" +
+                    format_trace_tail(fold_trace(slice(trace, 0, start)), lead_in_lines);
+  out += "-- the cycle, its last turn (turn " + std::to_string(cycle.repetitions) + " of " +
+         std::to_string(cycle.repetitions) + ", " + format_time_ns(cycle.period_ns) +
+         " of virtual time each):\n" +
+         format_trace_tail(fold_trace(slice(trace, last_turn, end)), max_lines);
+  out += "-- after the cycle:\n" +
+         format_trace_tail(fold_trace(slice(trace, end, trace.size())), max_lines);
   return out;
 }
 

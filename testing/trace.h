@@ -39,6 +39,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,6 +91,50 @@ std::string format_trace(const Trace& trace, size_t max_lines = SIZE_MAX);
 std::string format_trace_tail(const Trace& trace, size_t max_lines);
 // Seconds with 6 decimals from nanoseconds, exactly ("-0.500000s" for negative values).
 std::string format_time_ns(int64_t ns);
+
+// ---- reports: folded traces and cycles ------------------------------------------------------
+//
+// What a failure report prints. The recorded trace (and its hash) is never changed: these
+// functions only choose what to show.
+
+// `trace` without the run's own bookkeeping, which is the same in every run and hides the
+// user's tasks in a short report:
+//   * every event of the run's init task (task_id 0: the system nursery around the main task);
+//   * the main task's spawn by the init task;
+//   * a "scheduled" without detail right after the same task's "spawned" (every spawn schedules);
+//   * a "scheduled" without detail right before the same task's "yield" (a checkpoint
+//     reschedules the task it suspends).
+// `*folded` (if given) gets the number of events left out.
+Trace fold_trace(const Trace& trace, size_t* folded = nullptr);
+
+// A report's trace: fold_trace, then its last `max_lines` events as format_trace_tail prints
+// them, after a line saying how many bookkeeping events were left out (none when nothing was).
+std::string format_report_trace(const Trace& trace, size_t max_lines);
+
+// Whether two events are the same but for their time: kind, task, parent and detail, where the
+// detail of an idle event ("until <time>") is compared without its time.
+bool same_but_time(const TraceEvent& a, const TraceEvent& b);
+
+// A cycle a run is stuck in: the events [start, end) of a trace are `repetitions` turns of the
+// same `length` events (same_but_time), the last turn ending at `end`.
+struct TraceCycle {
+  size_t start = 0;
+  size_t end = 0;
+  size_t length = 0;
+  size_t repetitions = 0;
+  int64_t period_ns = 0;  // virtual time from one turn to the next
+};
+// The shortest repeating suffix of trace[0, end): the period p whose repetition reaches furthest
+// back (the shortest such p), if it repeats at least `min_repetitions` times. Periods longer than
+// kMaxCycleEvents are not looked for. nullopt: no cycle (the run was not stuck in a loop).
+inline constexpr size_t kMaxCycleEvents = 2000;
+std::optional<TraceCycle> find_cycle(const Trace& trace, size_t end, size_t min_repetitions = 3);
+
+// A livelock report's trace: the events before the cycle (folded, its last `lead_in_lines`), one
+// turn of the cycle (its last, folded), and what happened after `cycle.end` (the budget's
+// cancellation and the unwinding, folded), each part under a header line.
+std::string format_cycle_report(const Trace& trace, const TraceCycle& cycle,
+                                size_t lead_in_lines = 20, size_t max_lines = 60);
 
 // FNV-1a 64-bit hash, incremental. `kFnvOffset` is the hash of nothing.
 inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;

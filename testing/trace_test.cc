@@ -321,4 +321,75 @@ TEST(TraceRecorder, SameSeedSameTraceDifferentPolicyDifferentTrace) {
   EXPECT_NE(record(racy, trio::SchedulingPolicy::kLifo), fifo);
 }
 
+// ---- reports: folding and cycles ---------------------------------------------------------------
+
+TEST(TraceReport, FoldingLeavesOutTheRunsBookkeepingButNotTheUsersTasks) {
+  const Trace trace = record(sleeper_scenario);
+  const uint64_t hash = trio::testing::trace_hash(trace);
+  size_t folded = 0;
+  const Trace shown = trio::testing::fold_trace(trace, &folded);
+  EXPECT_EQ(trio::testing::trace_hash(trace), hash) << "the recorded trace is not changed";
+  EXPECT_EQ(shown.size() + folded, trace.size());
+  EXPECT_GT(folded, 0u);
+  for (const TraceEvent& e : shown) EXPECT_NE(e.task, "<init>") << trio::testing::format_event(e);
+  // Every event of the user's tasks but the reschedule that comes with a spawn.
+  EXPECT_EQ(of_task(shown, "sleeper").size(), of_task(trace, "sleeper").size() - 1);
+  EXPECT_NE(find(shown, TraceEventKind::kScheduled, "sleeper"), nullptr) << "after sleep: kept";
+  const std::string text = trio::testing::format_report_trace(trace, 100);
+  EXPECT_THAT(text, HasSubstr("(" + std::to_string(folded) + " of " + std::to_string(trace.size()) +
+                              " events are the run's own"));
+  EXPECT_THAT(text, HasSubstr("sleeper blocked on sleep\n"));
+}
+
+TEST(TraceReport, ACheckpointFoldsToAStepAndAYield) {
+  const Trace shown =
+      trio::testing::fold_trace(record([]() -> Task<> { co_await trio::checkpoint(); }));
+  std::vector<TraceEventKind> kinds;
+  for (const TraceEvent& e : of_task(shown, "main")) kinds.push_back(e.kind);
+  EXPECT_THAT(kinds, ::testing::ElementsAre(TraceEventKind::kStep, TraceEventKind::kYield,
+                                            TraceEventKind::kStep, TraceEventKind::kExited));
+}
+
+// `lead` distinct events, then `turns` turns of a 3-event loop taking 10 ms each.
+Trace looping_trace(int lead, int turns) {
+  Trace t;
+  for (int i = 0; i < lead; ++i)
+    t.push_back(TraceEvent{0, TraceEventKind::kNote, kNoTask, kNoTask, "-", std::to_string(i)});
+  for (int k = 0; k < turns; ++k) {
+    const int64_t now = 1'000'000 + k * 10'000'000;
+    t.push_back(TraceEvent{now, TraceEventKind::kStep, 2, kNoTask, "a", ""});
+    t.push_back(TraceEvent{now, TraceEventKind::kBlocked, 2, kNoTask, "a", "on sleep"});
+    t.push_back(TraceEvent{now, TraceEventKind::kIdle, kNoTask, kNoTask, "-",
+                           "until " + trio::testing::format_time_ns(now + 10'000'000)});
+  }
+  return t;
+}
+
+TEST(TraceReport, FindsTheShortestRepeatingSuffixComparedWithoutTimes) {
+  const Trace t = looping_trace(5, 8);
+  auto cycle = trio::testing::find_cycle(t, t.size());
+  ASSERT_TRUE(cycle.has_value());
+  EXPECT_EQ(cycle->length, 3u);
+  EXPECT_EQ(cycle->repetitions, 8u);
+  EXPECT_EQ(cycle->start, 5u);
+  EXPECT_EQ(cycle->end, t.size());
+  EXPECT_EQ(cycle->period_ns, 10'000'000);
+  const std::string text = trio::testing::format_cycle_report(t, *cycle);
+  EXPECT_THAT(text, HasSubstr("-- the cycle, its last turn (turn 8 of 8, 0.010000s"));
+  EXPECT_THAT(text, HasSubstr("0.071000s a step\n0.071000s a blocked on sleep\n"));
+  // Cut after the loop: what follows is reported after it.
+  Trace longer = t;
+  longer.push_back(TraceEvent{90'000'000, TraceEventKind::kExited, 2, kNoTask, "a", ""});
+  cycle = trio::testing::find_cycle(longer, t.size());
+  ASSERT_TRUE(cycle.has_value());
+  EXPECT_THAT(trio::testing::format_cycle_report(longer, *cycle),
+              HasSubstr("-- after the cycle:\n0.090000s a exited\n"));
+}
+
+TEST(TraceReport, NoCycleInATraceThatDoesNotRepeat) {
+  EXPECT_FALSE(trio::testing::find_cycle(looping_trace(20, 0), 20).has_value());
+  EXPECT_FALSE(trio::testing::find_cycle(looping_trace(5, 2), 11).has_value())
+      << "two turns are not enough";
+}
+
 }  // namespace
