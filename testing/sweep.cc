@@ -70,6 +70,65 @@ std::string default_repro(uint64_t seed) {
   return out;
 }
 
+// ---- Sharding: every sweep TEST runs in every shard ---------------------------------------------
+//
+// Under `shard_count = N` Bazel sets TEST_TOTAL_SHARDS / TEST_SHARD_INDEX for the test and also
+// GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX, with which gtest runs each TEST in one shard only: a
+// sweep inside would then run only that shard's share of its seeds, and the other shards none.
+// So, before main() (whatever main() the binary uses), a binary that links the sweep and runs
+// sharded takes the gtest variables away: every TEST runs in every shard, and each sweep() runs
+// its shard's share of the seeds (sweep() reads TEST_*). A TEST that is not a sweep would then
+// run once per shard and be counted N times, so the listener below fails it.
+
+// Sweeps (honouring the environment) called by the running TEST.
+int sweeps_in_current_test = 0;
+
+class NonSweepTestInShardedTarget final : public ::testing::EmptyTestEventListener {
+ public:
+  explicit NonSweepTestInShardedTarget(uint64_t shards) : shards_(shards) {}
+  void OnTestStart(const ::testing::TestInfo&) override { sweeps_in_current_test = 0; }
+  // End events reach listeners in reverse order: this runs before gtest's printer, so the
+  // failure is printed with the test and counted.
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    if (sweeps_in_current_test > 0 || info.result()->Skipped()) return;
+    ADD_FAILURE() << "trio sweep: " << info.test_suite_name() << "." << info.name()
+                  << " runs in a sharded test target (TEST_TOTAL_SHARDS=" << shards_
+                  << ") but called no trio::testing::sweep(). In a target that links the sweep "
+                     "library and has shard_count > 1, every TEST runs in every shard (so that "
+                     "each sweep runs all its seeds across the shards), so this test runs "
+                  << shards_
+                  << " times. Move it to a target without shard_count (sharded targets may hold "
+                     "sweep tests only).";
+  }
+
+ private:
+  uint64_t shards_;
+};
+
+class ShardedSweepEnvironment final : public ::testing::Environment {
+ public:
+  explicit ShardedSweepEnvironment(uint64_t shards) : shards_(shards) {}
+  void SetUp() override {
+    ::testing::UnitTest::GetInstance()->listeners().Append(
+        new NonSweepTestInShardedTarget(shards_));
+  }
+
+ private:
+  uint64_t shards_;
+};
+
+bool take_sharding_from_gtest() {
+  uint64_t total = 0;
+  if (!parse_u64(env("TEST_TOTAL_SHARDS"), &total) || total <= 1) return false;
+  unsetenv("GTEST_TOTAL_SHARDS");
+  unsetenv("GTEST_SHARD_INDEX");
+  // gtest documents registering a global environment from a static initializer.
+  ::testing::AddGlobalTestEnvironment(new ShardedSweepEnvironment(total));
+  return true;
+}
+
+[[maybe_unused]] const bool sharding_taken_from_gtest = take_sharding_from_gtest();
+
 std::string sanitize(const std::string& name) {
   std::string out = name;
   for (char& c : out) {
@@ -113,8 +172,8 @@ std::string SweepReport::summary() const {
   if (total_shards > 1) {
     out += " (shard " + std::to_string(shard_index + 1) + "/" + std::to_string(total_shards) + ")";
   }
-  out += ", " + std::to_string(seeds_run) + " run in " + rate + ", " +
-         std::to_string(failing_seeds) + " failing";
+  out += ", " + std::to_string(seeds_run) + " of " + std::to_string(seeds) + " seeds run in " +
+         rate + ", " + std::to_string(failing_seeds) + " failing";
   if (!failures.empty()) out += ", first failing seed " + std::to_string(failures.front().seed);
   return out;
 }
@@ -139,6 +198,7 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
   uint64_t only_seed = 0;
   bool single = false;
   if (options.use_environment) {
+    ++sweeps_in_current_test;
     uint64_t total = 1;
     uint64_t index = 0;
     if (parse_u64(env("TEST_TOTAL_SHARDS"), &total) && total > 0 &&
