@@ -60,11 +60,12 @@ SweepFailure expect_sweep_finds(const Specimen& s, const Matcher<const std::stri
   EXPECT_FALSE(report.ok()) << "no failing seed in " << kSeeds;
   if (report.failures.empty()) return {};
   const SweepFailure& f = report.failures.front();
-  if (std::getenv("TRIO_SWEEP_SEED") == nullptr) {  // not reproducing one seed
+  if (std::getenv("TRIO_SWEEP_SEED") == nullptr &&
+      std::getenv("TRIO_REPLAY") == nullptr) {  // not reproducing one seed
     EXPECT_EQ(report.seeds_run, f.seed + 1) << "stops at the first failing seed";
   }
   EXPECT_THAT(f.what, symptom);
-  EXPECT_THAT(f.repro, HasSubstr("TRIO_SWEEP_SEED=" + std::to_string(f.seed)));
+  EXPECT_THAT(f.repro, HasSubstr("TRIO_REPLAY=seed=" + std::to_string(f.seed)));
   EXPECT_THAT(f.trace, HasSubstr("run raised"));  // the trace of that run, to its end
   const std::string text = report.to_string();
   EXPECT_THAT(text, HasSubstr("first failing seed " + std::to_string(f.seed)));

@@ -83,6 +83,7 @@ enum class Schedule : uint8_t {
   kCoinFlip,  // Trio's: each batch FIFO or reversed
   kShuffle,   // a random permutation of each batch
   kPct,       // PctScheduler
+  kLifo,      // SchedulingPolicy::kLifo: every batch reversed, no choices
 };
 const char* schedule_name(Schedule schedule);
 
