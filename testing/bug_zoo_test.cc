@@ -246,9 +246,10 @@ CancelExploreReport expect_exploration_finds(const trio::testing::Scenario& body
   const std::string text = report.to_string();
   EXPECT_THAT(text, HasSubstr("first failure: cancel point " + std::to_string(f.point) + " (task " +
                               f.task));
-  EXPECT_THAT(text, HasSubstr("reproduce with: trio::testing::run_with_cancellation(body, "
+  EXPECT_THAT(text, HasSubstr("trio::testing::run_with_cancellation(body, "
                               "invariants, /*point=*/" +
                               std::to_string(f.point)));
+  EXPECT_THAT(text, HasSubstr("TRIO_REPLAY=seed=0:cancel=" + std::to_string(f.point) + "."));
   for (uint64_t k = 0; k < f.point; ++k) {
     EXPECT_EQ(trio::testing::run_with_cancellation(body, nullptr, k, 0), std::nullopt)
         << "point " << k << " passes";

@@ -12,6 +12,7 @@
 #include "runtime/lowlevel.h"
 #include "runtime/run.h"
 #include "simclock/mock_clock.h"
+#include "testing/replay.h"
 #include "testing/trace.h"
 
 namespace trio::testing {
@@ -112,6 +113,35 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   return out;
 }
 
+// The TRIO_REPLAY token of a run of explore_cancellation (testing/replay.h).
+ReplayToken cancel_token(uint64_t seed, SchedulingPolicy scheduling, uint64_t point,
+                         size_t scope_index) {
+  ReplayToken t;
+  t.seed = seed;
+  t.schedule = scheduling == SchedulingPolicy::kFifo      ? Schedule::kFifo
+               : scheduling == SchedulingPolicy::kShuffle ? Schedule::kShuffle
+               : scheduling == SchedulingPolicy::kLifo    ? Schedule::kLifo
+                                                          : Schedule::kCoinFlip;
+  t.cancel_point = point;
+  t.cancel_scope = scope_index;
+  return t;
+}
+
+SchedulingPolicy policy_of(Schedule schedule) {
+  switch (schedule) {
+    case Schedule::kFifo:
+      return SchedulingPolicy::kFifo;
+    case Schedule::kShuffle:
+      return SchedulingPolicy::kShuffle;
+    case Schedule::kLifo:
+      return SchedulingPolicy::kLifo;
+    case Schedule::kCoinFlip:
+    case Schedule::kPct:  // (no PCT here: a token from a PCT sweep replays in sweep())
+      break;
+  }
+  return SchedulingPolicy::kCoinFlip;
+}
+
 std::string scope_name(size_t index, size_t count) {
   if (count == 0) return "no scope";
   if (count == 1) return "its only scope";
@@ -137,9 +167,11 @@ std::string CancelExploreReport::to_string() const {
   if (failures.empty()) return out + "every invariant held\n";
   const CancelPointFailure& f = failures.front();
   out += std::to_string(failures.size()) + " failing\nfirst failure: " + f.to_string() + "\n";
-  out += "reproduce with: trio::testing::run_with_cancellation(body, invariants, /*point=*/" +
-         std::to_string(f.point) + ", /*scope_index=*/" + std::to_string(f.scope_index) +
-         ", {.seed = " + std::to_string(seed) + "})\ntrace of that run:\n" + f.trace;
+  out +=
+      "reproduce with: " + replay_command(cancel_token(seed, scheduling, f.point, f.scope_index)) +
+      "\n(in code: trio::testing::run_with_cancellation(body, invariants, /*point=*/" +
+      std::to_string(f.point) + ", /*scope_index=*/" + std::to_string(f.scope_index) +
+      ", {.seed = " + std::to_string(seed) + "}))\ntrace of that run:\n" + f.trace;
   return out;
 }
 
@@ -166,6 +198,33 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
                                          const CancelExploreOptions& options) {
   CancelExploreReport report;
   report.seed = options.seed;
+  report.scheduling = options.scheduling;
+  // TRIO_REPLAY: the token's one run (its cancel point under its seed) instead of the search.
+  std::string token_error;
+  if (const std::optional<ReplayToken> token = replay_token_from_environment(&token_error)) {
+    CancelExploreOptions replay = options;
+    replay.seed = token->seed.value_or(0);
+    replay.scheduling = policy_of(token->schedule);
+    report.seed = replay.seed;
+    report.scheduling = replay.scheduling;
+    report.runs = 1;
+    if (!token->cancel_point) {
+      Injector counter(kNoPoint, 0, options.target);
+      RunOutcome baseline = run_once(body, invariants, replay, counter);
+      report.cancel_points = counter.count_;
+      if (!baseline.what.empty())
+        report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
+      return report;
+    }
+    if (auto f = run_with_cancellation(body, invariants, *token->cancel_point, token->cancel_scope,
+                                       replay))
+      report.failures.push_back(std::move(*f));
+    return report;
+  }
+  if (!token_error.empty()) {
+    report.baseline_failure = token_error;
+    return report;
+  }
   {
     Injector counter(kNoPoint, 0, options.target);
     RunOutcome baseline = run_once(body, invariants, options, counter);
