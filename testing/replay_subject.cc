@@ -66,6 +66,7 @@ std::string nothing_lost() {
   return pipeline.queue.size() + pipeline.out.size() == 3 ? "" : "an item was lost";
 }
 
+// [START sweep_options]
 TEST(Replay, SweepWithTimerPerturbation) {
   const auto report = trio::testing::sweep(near_miss_timeout, {.timer_perturbation = 20ms});
   EXPECT_TRUE(report.ok()) << report.to_string();
@@ -82,6 +83,7 @@ TEST(Replay, SweepWithCancellation) {
       forward, {.first_seed = 3, .cancellation = {.enabled = true}, .invariants = nothing_lost});
   EXPECT_TRUE(report.ok()) << report.to_string();
 }
+// [END sweep_options]
 
 TEST(Replay, Property) {
   const auto result = trio::testing::check_property([] { return check_then_act(false); },

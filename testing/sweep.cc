@@ -335,8 +335,11 @@ std::string exploration_text(const SweepOptions& o) {
             : "a cancellation at up to " + std::to_string(o.cancellation.max_points) +
                   " cancel points per seed");
   }
-  if (o.timer_perturbation > Duration(0))
-    add("timers perturbed by < " + std::to_string(o.timer_perturbation.count()) + " ns");
+  if (o.timer_perturbation > Duration(0)) {
+    const int64_t ns = o.timer_perturbation.count();
+    add("timers perturbed by < " + (ns % 1'000'000 == 0 ? std::to_string(ns / 1'000'000) + " ms"
+                                                        : std::to_string(ns) + " ns"));
+  }
   return out;
 }
 
@@ -465,8 +468,12 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
   const auto repro = [&](const SweepFailure& f) {
     if (o.repro) return o.repro(f.seed);
     // Without the environment, TRIO_REPLAY would be ignored: name the call that runs it.
-    if (!o.use_environment)
-      return "trio::testing::run_seed(scenario, " + std::to_string(f.seed) + ")";
+    if (!o.use_environment) {
+      if (report.exploration.empty() && !f.cancel_point)
+        return "trio::testing::run_seed(scenario, " + std::to_string(f.seed) + ")";
+      return "trio::testing::replay_token(scenario, *trio::testing::parse_replay_token(\"" +
+             format_replay_token(f.token) + "\"), options)";
+    }
     return replay_command(f.token);
   };
   // Records a failing run; returns true if the sweep should stop.
