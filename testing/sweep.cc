@@ -385,6 +385,8 @@ std::string SweepReport::summary() const {
   std::string out = "trio sweep " + name + ": ";
   if (!replayed.empty()) {
     out += "replaying TRIO_REPLAY=" + replayed;
+  } else if (seeds == 0) {
+    out += "no seeds";
   } else {
     out += "seeds " + std::to_string(first_seed) + ".." + std::to_string(first_seed + seeds - 1);
   }

@@ -273,6 +273,7 @@ TEST(SweepApi, AMalformedTrioReplayFailsTheSweep) {
   EXPECT_EQ(report.seeds_run, 0u);
   EXPECT_THAT(report.failures.front().what,
               HasSubstr("is not a replay token: unknown key 'color'"));
+  EXPECT_THAT(report.to_string(), HasSubstr("no seeds"));
 }
 
 // ---- the token
