@@ -40,7 +40,7 @@ TEST(JobPoolDemo, OnlySomeSeedsLoseAJob) {
 }
 
 TEST(JobPoolDemo, CancellationExplorationFindsTheLostJob) {
-  ASSERT_EQ(trio::testing::run_seed(pool(false), 0), "") << "seed 0 passes without injection";
+  ASSERT_EQ(trio::testing::run_seed(pool(false), 0).error, "") << "seed 0 passes without injection";
   auto report = trio::testing::explore_cancellation(pool(false), nullptr, {.seed = 0});
   ASSERT_EQ(report.baseline_failure, "");
   ASSERT_FALSE(report.ok()) << report.to_string();

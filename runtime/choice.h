@@ -21,6 +21,7 @@ enum class ChoiceKind : uint8_t {
   kDeadlineTie,   // which of several deadlines expiring at the same instant goes first
   kWakeOrder,     // the order in which several waiters woken at once become runnable
   kUser,          // drawn by user code through trio::lowlevel::random_choice
+  kTimerNudge,    // timer perturbation (RunOptions::timer_perturbation_window): delay a deadline?
 };
 
 class ChoiceSource {

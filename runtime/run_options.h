@@ -66,6 +66,15 @@ struct RunOptions {
   BatchOrderer* batch_orderer = nullptr;
   // Called at every cancel point (see CancelPointHook).
   CancelPointHook* cancel_point_hook = nullptr;
+  // Timer perturbation, for timing-race exploration in simulation; zero (the default) = off, and
+  // then no decision is drawn and every deadline fires at its exact time. When positive, each
+  // deadline registered (a sleep's, a cancel scope's) is, by a decision of the run
+  // (ChoiceKind::kTimerNudge, n = 2: 0 = exact), delayed to the next instant of a grid of this
+  // period (its phase drawn once per run, kTimerNudge, n = the period in ns). Deadlines less
+  // than a period apart then often land on the same instant: a tie, whose order is another
+  // decision (kDeadlineTie) — which is what finds "timeout versus completion" races. A deadline
+  // is only ever delayed, by less than the period; CancelScope::deadline() is unchanged.
+  Duration timer_perturbation_window = Duration(0);
   // When nothing is runnable, no deadline is pending and no I/O or wake-up can arrive, raise
   // DeadlockError (with the task tree) instead of waiting forever.
   bool detect_deadlock = true;

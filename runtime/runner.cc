@@ -114,8 +114,27 @@ uint32_t Deadlines::add(TimePoint deadline, uintptr_t target) {
   }
   const uint64_t reg = next_registration_++;
   slots_[slot] = Slot{reg, target, kNoSlot};
-  push(Entry{deadline.time_since_epoch().count(), reg, slot});
+  int64_t deadline_ns = deadline.time_since_epoch().count();
+  if (perturbation_window_ns_ != 0) [[unlikely]]
+    deadline_ns = perturb(deadline_ns);
+  push(Entry{deadline_ns, reg, slot});
   return slot + 1;
+}
+
+// Delays the deadline (or not: a decision) to the next instant of the run's grid, so that
+// deadlines less than a window apart can fall on the same instant. Never earlier, and by less
+// than the window.
+int64_t Deadlines::perturb(int64_t deadline_ns) {
+  const int64_t window = perturbation_window_ns_;
+  if (perturbation_choices_->choose(2, ChoiceKind::kTimerNudge) == 0) return deadline_ns;
+  if (perturbation_phase_ns_ < 0) {
+    perturbation_phase_ns_ = static_cast<int64_t>(
+        perturbation_choices_->choose(static_cast<uint64_t>(window), ChoiceKind::kTimerNudge));
+  }
+  if (deadline_ns > INT64_MAX - window) return deadline_ns;
+  int64_t past = (deadline_ns - perturbation_phase_ns_) % window;  // past the last grid instant
+  if (past < 0) past += window;
+  return past == 0 ? deadline_ns : deadline_ns + (window - past);
 }
 
 void Deadlines::remove(uint32_t handle) {
@@ -358,6 +377,8 @@ Runner::Runner(const RunOptions& options)
   instruments_ = options_.instruments;
   instrumented_ = !instruments_.empty();
   cancel_point_hook_ = options_.cancel_point_hook;
+  if (options_.timer_perturbation_window > Duration(0))
+    deadlines_.set_perturbation(options_.timer_perturbation_window, choices_);
   if (cancel_point_hook_) attention_.store(kAttentionHook, std::memory_order_relaxed);
   if (options_.scheduling == SchedulingPolicy::kCustom && !options_.batch_orderer)
     throw RuntimeError(

@@ -61,11 +61,12 @@ SweepFailure expect_sweep_finds(const Specimen& s, const Matcher<const std::stri
   EXPECT_FALSE(report.ok()) << "no failing seed in " << kSeeds;
   if (report.failures.empty()) return {};
   const SweepFailure& f = report.failures.front();
-  if (std::getenv("TRIO_SWEEP_SEED") == nullptr) {  // not reproducing one seed
+  if (std::getenv("TRIO_SWEEP_SEED") == nullptr &&
+      std::getenv("TRIO_REPLAY") == nullptr) {  // not reproducing one seed
     EXPECT_EQ(report.seeds_run, f.seed + 1) << "stops at the first failing seed";
   }
   EXPECT_THAT(f.what, symptom);
-  EXPECT_THAT(f.repro, HasSubstr("TRIO_SWEEP_SEED=" + std::to_string(f.seed)));
+  EXPECT_THAT(f.repro, HasSubstr("TRIO_REPLAY=seed=" + std::to_string(f.seed)));
   EXPECT_THAT(f.trace, HasSubstr("run raised"));  // the trace of that run, to its end
   const std::string text = report.to_string();
   EXPECT_THAT(text, HasSubstr("first failing seed " + std::to_string(f.seed)));
@@ -246,9 +247,10 @@ CancelExploreReport expect_exploration_finds(const trio::testing::Scenario& body
   const std::string text = report.to_string();
   EXPECT_THAT(text, HasSubstr("first failure: cancel point " + std::to_string(f.point) + " (task " +
                               f.task));
-  EXPECT_THAT(text, HasSubstr("reproduce with: trio::testing::run_with_cancellation(body, "
+  EXPECT_THAT(text, HasSubstr("trio::testing::run_with_cancellation(body, "
                               "invariants, /*point=*/" +
                               std::to_string(f.point)));
+  EXPECT_THAT(text, HasSubstr("TRIO_REPLAY=seed=0:cancel=" + std::to_string(f.point) + "."));
   for (uint64_t k = 0; k < f.point; ++k) {
     EXPECT_EQ(trio::testing::run_with_cancellation(body, nullptr, k, 0), std::nullopt)
         << "point " << k << " passes";
@@ -364,14 +366,14 @@ void expect_exploration_report_shrunk(const trio::testing::Scenario& body,
 
 TEST(BugZooLockNotReleased, ExplorationReportIsShrunkToTheDefaultScheduleAndFolded) {
   // Before shrinking and folding: 41 lines.
-  expect_exploration_report_shrunk(journal_without_timeouts(Variant::kBuggy), lock_left_held(), 32);
+  expect_exploration_report_shrunk(journal_without_timeouts(Variant::kBuggy), lock_left_held(), 34);
 }
 
 TEST(BugZooMessageDropped, ExplorationReportIsShrunkToTheDefaultScheduleAndFolded) {
   // Before shrinking and folding: 45 lines.
   expect_exploration_report_shrunk(
       relay_without_deadline(Variant::kBuggy),
-      HasSubstr("every message is delivered, still in the inbox or handed back"), 30);
+      HasSubstr("every message is delivered, still in the inbox or handed back"), 32);
 }
 
 }  // namespace

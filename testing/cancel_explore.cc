@@ -14,6 +14,7 @@
 #include "runtime/run.h"
 #include "simclock/mock_clock.h"
 #include "testing/choices.h"
+#include "testing/replay.h"
 #include "testing/trace.h"
 
 namespace trio::testing {
@@ -122,10 +123,39 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   RunOutcome out;
   out.what = std::move(what);
   if (!out.what.empty()) {
-    out.trace = format_trace_tail(recorder.trace(), options.max_trace_lines);
+    out.trace = format_report_trace(recorder.trace(), options.max_trace_lines);
     out.events = recorder.trace();
   }
   return out;
+}
+
+// The TRIO_REPLAY token of a run of explore_cancellation (testing/replay.h).
+ReplayToken cancel_token(uint64_t seed, SchedulingPolicy scheduling, uint64_t point,
+                         size_t scope_index) {
+  ReplayToken t;
+  t.seed = seed;
+  t.schedule = scheduling == SchedulingPolicy::kFifo      ? Schedule::kFifo
+               : scheduling == SchedulingPolicy::kShuffle ? Schedule::kShuffle
+               : scheduling == SchedulingPolicy::kLifo    ? Schedule::kLifo
+                                                          : Schedule::kCoinFlip;
+  t.cancel_point = point;
+  t.cancel_scope = scope_index;
+  return t;
+}
+
+SchedulingPolicy policy_of(Schedule schedule) {
+  switch (schedule) {
+    case Schedule::kFifo:
+      return SchedulingPolicy::kFifo;
+    case Schedule::kShuffle:
+      return SchedulingPolicy::kShuffle;
+    case Schedule::kLifo:
+      return SchedulingPolicy::kLifo;
+    case Schedule::kCoinFlip:
+    case Schedule::kPct:  // (no PCT here: a token from a PCT sweep replays in sweep())
+      break;
+  }
+  return SchedulingPolicy::kCoinFlip;
 }
 
 std::string scope_name(size_t index, size_t count) {
@@ -247,6 +277,23 @@ std::string repro_call(const CancelPointFailure& f, const std::string& run_optio
          run_options + ")";
 }
 
+// The TRIO_REPLAY token that replays `f`: its cancel point under the seed, or under its choice
+// string when it has one (a shrunk failure, or a replay of one).
+ReplayToken failure_token(const CancelExploreReport& report, const CancelPointFailure& f) {
+  ReplayToken t = cancel_token(report.seed, report.scheduling, f.point, f.scope_index);
+  if (f.choices) {
+    t.seed.reset();
+    t.choices = parse_choices(*f.choices);
+  }
+  return t;
+}
+
+// The call replaying `f` in code.
+std::string failure_call(const CancelExploreReport& report, const CancelPointFailure& f) {
+  return repro_call(f, f.choices ? "{.choices = \"" + *f.choices + "\"}"
+                                 : "{.seed = " + std::to_string(report.seed) + "}");
+}
+
 }  // namespace
 
 std::string CancelPointFailure::to_string() const {
@@ -263,7 +310,9 @@ std::string CancelExploreReport::to_string() const {
   if (failures.empty()) return out + "every invariant held\n";
   const CancelPointFailure& f = failures.front();
   out += std::to_string(failures.size()) + " failing\nfirst failure: " + f.to_string() + "\n";
-  out += "reproduce with: " + repro_call(f, "{.seed = " + std::to_string(seed) + "}") + "\n";
+  // One "reproduce with:" line: the shrunk failure's when there is one.
+  out += shrunk ? "the first failure replays with: " : "reproduce with: ";
+  out += replay_command(failure_token(*this, f)) + "\n(in code: " + failure_call(*this, f) + ")\n";
   if (!shrunk) return out + "trace of that run:\n" + f.trace;
   const CancelPointFailure& s = *shrunk;
   const std::string choices = s.choices.value_or("");
@@ -273,7 +322,8 @@ std::string CancelExploreReport::to_string() const {
       values && std::all_of(values->begin(), values->end(), [](uint64_t v) { return v == 0; });
   out += all_default ? "under the all-default schedule (every decision 0)\n"
                      : "under the schedule \"" + choices + "\"\n";
-  out += "reproduce with: " + repro_call(s, "{.choices = \"" + choices + "\"}") + "\n";
+  out += "reproduce with: " + replay_command(failure_token(*this, s)) +
+         "\n(in code: " + failure_call(*this, s) + ")\n";
   return out + "trace of that run:\n" + s.trace;
 }
 
@@ -292,6 +342,7 @@ std::optional<CancelPointFailure> run_with_cancellation(
   f.scope_count = injector.scope_count_;
   f.what = std::move(outcome.what);
   f.trace = std::move(outcome.trace);
+  f.choices = options.choices;
   return f;
 }
 
@@ -300,6 +351,34 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
                                          const CancelExploreOptions& options) {
   CancelExploreReport report;
   report.seed = options.seed;
+  report.scheduling = options.scheduling;
+  // TRIO_REPLAY: the token's one run (its cancel point under its seed) instead of the search.
+  std::string token_error;
+  if (const std::optional<ReplayToken> token = replay_token_from_environment(&token_error)) {
+    CancelExploreOptions replay = options;
+    replay.seed = token->seed.value_or(0);
+    replay.scheduling = policy_of(token->schedule);
+    if (token->choices) replay.choices = format_choices(*token->choices);
+    report.seed = replay.seed;
+    report.scheduling = replay.scheduling;
+    report.runs = 1;
+    if (!token->cancel_point) {
+      Injector counter(kNoPoint, 0, options.target);
+      RunOutcome baseline = run_once(body, invariants, replay, counter);
+      report.cancel_points = counter.count_;
+      if (!baseline.what.empty())
+        report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
+      return report;
+    }
+    if (auto f = run_with_cancellation(body, invariants, *token->cancel_point, token->cancel_scope,
+                                       replay))
+      report.failures.push_back(std::move(*f));
+    return report;
+  }
+  if (!token_error.empty()) {
+    report.baseline_failure = token_error;
+    return report;
+  }
   {
     Injector counter(kNoPoint, 0, options.target);
     RunOutcome baseline = run_once(body, invariants, options, counter);

@@ -84,6 +84,7 @@ struct CancelPointFailure {
 
 struct CancelExploreReport {
   uint64_t seed = 0;
+  SchedulingPolicy scheduling = SchedulingPolicy::kCoinFlip;
   uint64_t cancel_points = 0;                  // counted in the baseline run
   std::map<std::string, uint64_t> per_task{};  // cancel points per task name
   uint64_t runs = 0;                           // re-runs with an injected cancellation
@@ -104,7 +105,8 @@ struct CancelExploreReport {
   std::string to_string() const;
 };
 
-// See the file comment. `invariants` may be null.
+// See the file comment. `invariants` may be null. With TRIO_REPLAY set (testing/replay.h), runs
+// only the token's cancel point under its seed (the repro line of a failure is that command).
 CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
                                          const std::function<std::string()>& invariants,
                                          const CancelExploreOptions& options = {});

@@ -21,6 +21,8 @@ const char* choice_kind_name(ChoiceKind kind) {
       return "wake";
     case ChoiceKind::kUser:
       return "user";
+    case ChoiceKind::kTimerNudge:
+      return "nudge";
   }
   return "?";
 }

@@ -57,6 +57,8 @@ const char* schedule_name(Schedule schedule) {
       return "shuffle";
     case Schedule::kPct:
       return "pct";
+    case Schedule::kLifo:
+      return "lifo";
   }
   return "?";
 }
@@ -77,6 +79,9 @@ void ScheduleSetup::apply(RunOptions& options) {
       break;
     case Schedule::kShuffle:
       options.scheduling = SchedulingPolicy::kShuffle;
+      break;
+    case Schedule::kLifo:
+      options.scheduling = SchedulingPolicy::kLifo;
       break;
     case Schedule::kPct:
       options.scheduling = SchedulingPolicy::kCustom;

@@ -44,6 +44,7 @@ struct PctOptions {
   // Change points are drawn among the first max_steps task steps (an estimate of a run's
   // length: too small explores only the start, too large wastes change points after the end).
   uint64_t max_steps = 100;
+  bool operator==(const PctOptions&) const = default;
 };
 
 // A BatchOrderer (for SchedulingPolicy::kCustom) and an Instrument (counts steps, applies the
@@ -83,6 +84,7 @@ enum class Schedule : uint8_t {
   kCoinFlip,  // Trio's: each batch FIFO or reversed
   kShuffle,   // a random permutation of each batch
   kPct,       // PctScheduler
+  kLifo,      // SchedulingPolicy::kLifo: every batch reversed, no choices
 };
 const char* schedule_name(Schedule schedule);
 

@@ -4,12 +4,15 @@
 #include <rapidcheck.h>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "runtime/lowlevel.h"
 #include "runtime/run.h"
 #include "simclock/mock_clock.h"
 #include "testing/exceptions.h"
+#include "testing/replay.h"
 
 namespace trio::testing {
 namespace {
@@ -71,6 +74,7 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
     run_options.instruments.push_back(&budget);
   }
   setup.apply(run_options);
+  run_options.timer_perturbation_window = options.timer_perturbation;
   ScheduleRun out;
   const int64_t frames_before = lowlevel::live_frames();
   try {
@@ -235,7 +239,67 @@ std::string format_failing_trace(const ScheduleRun& run, size_t max_lines) {
   return format_report_trace(run.trace, max_lines);
 }
 
+namespace {
+
+// The TRIO_REPLAY token of a run of check_property (its decisions, schedule and perturbation).
+ReplayToken property_token(const ExploreOptions& explore, const std::vector<Choice>& choices) {
+  ReplayToken t;
+  t.choices = choice_values(choices);
+  t.schedule = explore.schedule;
+  if (explore.schedule == Schedule::kPct) t.pct = explore.pct;
+  t.timer_perturbation = explore.timer_perturbation;
+  return t;
+}
+
+// check_property under TRIO_REPLAY: the token's one run, reported as a property failure.
+PropertyResult replay_property(const Scenario& scenario, const PropertyOptions& options,
+                               const ReplayToken& token) {
+  ExploreOptions explore = options.explore;
+  explore.schedule = token.schedule;
+  explore.pct = token.pct;
+  explore.timer_perturbation = token.timer_perturbation;
+  PropertyResult result;
+  result.cases = 1;
+  result.shrunk = token.choices ? replay_choices(scenario, format_choices(*token.choices), explore)
+                                : run_seed(scenario, token.seed.value_or(0), explore);
+  result.first_choices = result.shrunk.choices;
+  result.passed = !result.shrunk.failed();
+  if (result.passed) return result;
+  const ScheduleRun& s = result.shrunk;
+  std::ostringstream report;
+  report << "trio property failed replaying TRIO_REPLAY=" << format_replay_token(token) << "\n"
+         << "error: " << s.error << "\n"
+         << "choices: \"" << s.choice_string() << "\" (" << describe_choices(s.choices) << ")\n"
+         << "reproduce with: " << replay_command(token) << "  // trace hash " << format_hash(s.hash)
+         << "\n"
+         << "trace (its end):\n"
+         << format_failing_trace(s, options.report_trace_lines);
+  result.report = report.str();
+  return result;
+}
+
+// A rapidcheck listener that prints nothing: our report is the one output. (rapidcheck's default
+// listener loads its global configuration, printing "Using configuration: seed=...", and at exit
+// an RC_PARAMS="reproduce=..." line: seeds and repro lines that are not ours.)
+class SilentListener final : public rc::detail::TestListener {
+ public:
+  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
+  void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
+  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
+};
+
+}  // namespace
+
 PropertyResult check_property(const Scenario& scenario, const PropertyOptions& options) {
+  std::string token_error;
+  if (const std::optional<ReplayToken> token = replay_token_from_environment(&token_error))
+    return replay_property(scenario, options, *token);
+  if (!token_error.empty()) {
+    PropertyResult malformed;
+    malformed.passed = false;
+    malformed.report = token_error;
+    return malformed;
+  }
   PropertyResult result;
   bool failed_once = false;
   int runs = 0;
@@ -262,7 +326,10 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
   params.disableShrinking = !options.shrink || options.reduce;
   rc::detail::TestMetadata metadata;
   metadata.id = metadata.description = "trio schedule property";
-  const rc::detail::TestResult rc_result = rc::detail::checkTestable(property, metadata, params);
+  SilentListener listener;
+  const rc::detail::TestResult rc_result =
+      rc::detail::checkTestable(property, metadata, params, listener,
+                                std::unordered_map<std::string, rc::detail::Reproduce>{});
   result.passed = !failed_once && rc_result.template is<rc::detail::SuccessResult>();
   if (result.passed) {
     result.cases = runs;
@@ -292,6 +359,7 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
          << "choices: \"" << s.choice_string() << "\" (" << describe_for_report(s.choices) << ")\n"
          << "replay: trio::testing::replay_choices(scenario, \"" << s.choice_string()
          << "\", options)  // trace hash " << format_hash(s.hash) << "\n"
+         << "reproduce with: " << replay_command(property_token(options.explore, s.choices)) << "\n"
          << "shrunk trace (its end):\n"
          << format_failing_trace(s, options.report_trace_lines);
   result.report = report.str();

@@ -66,6 +66,8 @@ struct ExploreOptions {
   // Livelock budget per run, in virtual time (kInfDuration: none): a run still going after it
   // fails with ProgressBudget's no-progress report (determinism.h) instead of running forever.
   Duration max_virtual_time = kInfDuration;
+  // Timer perturbation window (RunOptions::timer_perturbation_window): 0 = off, exact times.
+  Duration timer_perturbation = Duration(0);
 };
 
 struct ScheduleRun {
@@ -146,6 +148,8 @@ struct PropertyResult {
   std::string report;                 // for the test's failure message
 };
 
+// With TRIO_REPLAY set (testing/replay.h), replays the token's run instead of searching, and
+// reports it the same way. The report's "reproduce with:" line is that shell command.
 PropertyResult check_property(const Scenario& scenario, const PropertyOptions& options = {});
 
 }  // namespace trio::testing

@@ -75,6 +75,12 @@ class Deadlines {
   TimePoint deadline_of(uint32_t handle) const;
   // Expires every entry with deadline <= now. Returns true if any live entry expired.
   bool expire(TimePoint now, Runner& runner);
+  // Timer perturbation (RunOptions::timer_perturbation_window), set before the run starts:
+  // add() then delays some deadlines by decisions drawn from `choices`.
+  void set_perturbation(Duration window, ChoiceSource* choices) {
+    perturbation_window_ns_ = window.count();
+    perturbation_choices_ = choices;
+  }
 
  private:
   struct Slot {
@@ -84,6 +90,7 @@ class Deadlines {
   };
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   uint32_t add(TimePoint deadline, uintptr_t target);
+  int64_t perturb(int64_t deadline_ns);
   bool valid(const Entry& e) const { return slots_[e.slot].registration == e.registration; }
   void push(Entry e);
   void pop_top();
@@ -96,6 +103,11 @@ class Deadlines {
   uint32_t free_slot_ = kNoSlot;
   size_t live_ = 0;
   uint64_t next_registration_ = 1;
+  // Timer perturbation: 0 = off (add() tests only this). The grid's phase is drawn at the first
+  // delayed deadline; -1 until then.
+  int64_t perturbation_window_ns_ = 0;
+  int64_t perturbation_phase_ns_ = -1;
+  ChoiceSource* perturbation_choices_ = nullptr;
 };
 
 // Lock-free multi-producer queue of (fn, arg) callbacks for run_sync_soon. Producers may be

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#include "testing/replay.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "testing/choices.h"
+
+namespace trio::testing {
+namespace {
+
+constexpr Schedule kSchedules[] = {Schedule::kFifo, Schedule::kCoinFlip, Schedule::kShuffle,
+                                   Schedule::kLifo, Schedule::kPct};
+
+std::optional<uint64_t> parse_u64(std::string_view s) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<ReplayToken> fail(std::string* error, std::string what) {
+  if (error) *error = std::move(what);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string format_replay_token(const ReplayToken& t) {
+  std::string out;
+  auto add = [&out](const std::string& item) {
+    if (!out.empty()) out += ':';
+    out += item;
+  };
+  if (t.seed) add("seed=" + std::to_string(*t.seed));
+  if (t.choices) {
+    std::string c = format_choices(*t.choices);
+    for (char& ch : c)
+      if (ch == '*') ch = 'x';
+    add("choices=" + c);
+  }
+  if (t.schedule != Schedule::kCoinFlip) add(std::string("schedule=") + schedule_name(t.schedule));
+  if (t.schedule == Schedule::kPct) {
+    add("depth=" + std::to_string(t.pct.depth));
+    add("steps=" + std::to_string(t.pct.max_steps));
+  }
+  if (t.cancel_point)
+    add("cancel=" + std::to_string(*t.cancel_point) + "." + std::to_string(t.cancel_scope));
+  if (t.timer_perturbation > Duration(0))
+    add("timers=" + std::to_string(t.timer_perturbation.count()));
+  return out;
+}
+
+std::optional<ReplayToken> parse_replay_token(std::string_view text, std::string* error) {
+  ReplayToken t;
+  if (text.empty()) return fail(error, "an empty token");
+  while (!text.empty()) {
+    const size_t colon = text.find(':');
+    const std::string_view item = text.substr(0, colon);
+    text = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return fail(error, "'" + std::string(item) + "' has no '='");
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = item.substr(eq + 1);
+    const std::string bad = "bad value in '" + std::string(item) + "'";
+    if (key == "seed") {
+      if (!(t.seed = parse_u64(value))) return fail(error, bad);
+    } else if (key == "choices") {
+      std::string c(value);
+      for (char& ch : c)
+        if (ch == 'x') ch = '*';
+      if (!(t.choices = parse_choices(c))) return fail(error, bad);
+    } else if (key == "schedule") {
+      bool found = false;
+      for (Schedule s : kSchedules)
+        if (value == schedule_name(s)) t.schedule = s, found = true;
+      if (!found) return fail(error, bad + " (fifo, coin-flip, shuffle, lifo or pct)");
+    } else if (key == "depth") {
+      const auto v = parse_u64(value);
+      if (!v || *v < 1 || *v > 1000) return fail(error, bad);
+      t.pct.depth = static_cast<int>(*v);
+    } else if (key == "steps") {
+      const auto v = parse_u64(value);
+      if (!v) return fail(error, bad);
+      t.pct.max_steps = *v;
+    } else if (key == "cancel") {
+      const size_t dot = value.find('.');
+      const auto point = parse_u64(value.substr(0, dot));
+      const auto scope = dot == std::string_view::npos ? std::optional<uint64_t>(0)
+                                                       : parse_u64(value.substr(dot + 1));
+      if (!point || !scope) return fail(error, bad);
+      t.cancel_point = point;
+      t.cancel_scope = static_cast<size_t>(*scope);
+    } else if (key == "timers") {
+      const auto v = parse_u64(value);
+      if (!v || *v > static_cast<uint64_t>(INT64_MAX)) return fail(error, bad);
+      t.timer_perturbation = Duration(static_cast<int64_t>(*v));
+    } else {
+      return fail(error, "unknown key '" + std::string(key) +
+                             "' (seed, choices, schedule, depth, steps, cancel, timers)");
+    }
+  }
+  return t;
+}
+
+std::optional<ReplayToken> replay_token_from_environment(std::string* error) {
+  const char* text = std::getenv(kReplayEnv);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  std::string why;
+  std::optional<ReplayToken> t = parse_replay_token(text, &why);
+  if (!t && error)
+    *error = std::string(kReplayEnv) + "='" + text + "' is not a replay token: " + why;
+  return t;
+}
+
+std::string build_config_flag() {
+#if defined(__SANITIZE_ADDRESS__)
+  return " --config=asan";
+#elif defined(__SANITIZE_THREAD__)
+  return " --config=tsan";
+#elif defined(__clang__)
+  return " --config=clang";
+#elif defined(__OPTIMIZE__)
+  return " --config=opt";
+#else
+  return "";
+#endif
+}
+
+std::string replay_command(const ReplayToken& token) {
+  std::string test;
+  if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info())
+    test = std::string(info->test_suite_name()) + "." + info->name();
+  const std::string assignment = std::string(kReplayEnv) + "=" + format_replay_token(token);
+  if (const char* target = std::getenv("TEST_TARGET"); target != nullptr && *target != '\0') {
+    std::string out = "bazel test" + build_config_flag() + " " + target;
+    if (!test.empty()) out += " --test_filter=" + test;
+    return out + " --test_env=" + assignment;
+  }
+  std::string exe = "path/to/binary";
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) exe.assign(buf, static_cast<size_t>(n));
+  std::string out = assignment + " " + exe;
+  if (!test.empty()) out += " --gtest_filter=" + test;
+  return out;
+}
+
+}  // namespace trio::testing
