@@ -7,11 +7,13 @@
 // ASan reports the use-after-free of a shared_ptr member in the DISABLED_ test, run with
 //   ./bazelw test --config=asan --test_arg=--gtest_also_run_disabled_tests
 //       //runtime:channel_aggregate_test
-// The bug happens before send() is entered, so no signature of send() avoids it (the note gives
-// the evidence); these tests pin the compiler's behaviour and prove that the two documented
-// workarounds — a named value moved in, a type with a constructor — are destroyed once.
+// The bug happens before send() is entered, so no signature of send() avoids it
+// (NoParameterFormAvoidsTheDoubleDestruction shows it for each form); these tests pin the
+// compiler's behaviour and prove that the two documented workarounds — a named value moved in, a
+// type with a constructor — are destroyed once.
 #include <gtest/gtest.h>
 
+#include <coroutine>
 #include <memory>
 #include <utility>
 
@@ -102,6 +104,46 @@ TEST(MemoryChannelAggregateArgument, Gcc12DestroysABracedAggregatesMembersTwice)
     EXPECT_EQ(got.id, 1);
   });
   EXPECT_EQ(Tracked::live, kGcc12 ? -1 : 0) << "constructions minus destructions";
+}
+
+// An awaitable holding a value, as trio's send awaitables do; it completes without suspending.
+template <class T>
+struct Holding {
+  T value;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<>) const noexcept { return false; }
+  void await_resume() const noexcept {}
+};
+Holding<CountedOnly> by_value(CountedOnly v) { return {std::move(v)}; }
+Holding<CountedOnly> by_rvalue_reference(CountedOnly&& v) { return {std::move(v)}; }
+template <class U>
+Holding<CountedOnly> forwarding(U&& v) {
+  return {CountedOnly(std::forward<U>(v))};  // converts inside the callee
+}
+
+// The evidence that no library-side guard exists: whatever the parameter's form, the members
+// are destroyed twice on g++ 12, because the damage is done while the caller builds the
+// argument, before the callee is entered.
+TEST(MemoryChannelAggregateArgument, NoParameterFormAvoidsTheDoubleDestruction) {
+  const int expected = kGcc12 ? -1 : 0;
+  sim_test::sim_run([&]() -> trio::Task<> {
+    Tracked::live = 0;
+    co_await by_value(CountedOnly{.id = 1, .tracked = {}});
+    EXPECT_EQ(Tracked::live, expected) << "by value";
+    Tracked::live = 0;
+    co_await by_value({.id = 1, .tracked = {}});
+    EXPECT_EQ(Tracked::live, expected) << "by value, a bare braced list";
+    Tracked::live = 0;
+    co_await by_rvalue_reference(CountedOnly{.id = 1, .tracked = {}});
+    EXPECT_EQ(Tracked::live, expected) << "by rvalue reference";
+    Tracked::live = 0;
+    co_await forwarding(CountedOnly{.id = 1, .tracked = {}});
+    EXPECT_EQ(Tracked::live, expected) << "a forwarding template";
+    Tracked::live = 0;
+    CountedOnly named{.id = 1, .tracked = {}};
+    co_await by_value(std::move(named));
+    EXPECT_EQ(Tracked::live, 1) << "a named value: only `named` itself is live";
+  });
 }
 
 // The use-after-free users hit; disabled because g++ 12 builds crash it (see the file comment).
