@@ -42,6 +42,7 @@ struct Request {
 };
 
 // The same message with a constructor: not an aggregate.
+// [START pitfall_aggregate_constructor_type]
 struct RequestWithConstructor {
   RequestWithConstructor(int id_in, std::shared_ptr<int> body_in)
       : id(id_in), body(std::move(body_in)) {}
@@ -49,6 +50,7 @@ struct RequestWithConstructor {
   std::shared_ptr<int> body;
   Tracked tracked;
 };
+// [END pitfall_aggregate_constructor_type]
 
 // An aggregate whose members own nothing, so a double destruction corrupts no memory.
 struct CountedOnly {
@@ -69,8 +71,10 @@ TEST(MemoryChannelAggregateArgument, ANamedValueMovedInIsDestroyedOnce) {
   auto body = std::make_shared<int>(7);
   sim_test::sim_run([&]() -> trio::Task<> {
     auto [tx, rx] = trio::open_memory_channel<Request>(1);
+    // [START pitfall_aggregate_named]
     Request r{.id = 1, .body = body, .tracked = {}};
     co_await tx.send(std::move(r));
+    // [END pitfall_aggregate_named]
     Request got = co_await rx.receive();
     EXPECT_EQ(*got.body, 7);
     EXPECT_EQ(body.use_count(), 2);  // ours and got's
@@ -84,7 +88,9 @@ TEST(MemoryChannelAggregateArgument, ATypeWithAConstructorIsDestroyedOnce) {
   auto body = std::make_shared<int>(7);
   sim_test::sim_run([&]() -> trio::Task<> {
     auto [tx, rx] = trio::open_memory_channel<RequestWithConstructor>(1);
+    // [START pitfall_aggregate_constructor]
     co_await tx.send(RequestWithConstructor{1, body});
+    // [END pitfall_aggregate_constructor]
     RequestWithConstructor got = co_await rx.receive();
     EXPECT_EQ(*got.body, 7);
     EXPECT_EQ(body.use_count(), 2);
@@ -152,7 +158,9 @@ TEST(MemoryChannelAggregateArgument, DISABLED_ABracedAggregateWithASharedPtrInAC
   auto body = std::make_shared<int>(7);
   sim_test::sim_run([&]() -> trio::Task<> {
     auto [tx, rx] = trio::open_memory_channel<Request>(1);
+    // [START pitfall_aggregate_bug]
     co_await tx.send(Request{.id = 1, .body = body, .tracked = {}});
+    // [END pitfall_aggregate_bug]
     Request got = co_await rx.receive();
     EXPECT_EQ(*got.body, 7);
     EXPECT_EQ(body.use_count(), 2);
