@@ -201,7 +201,7 @@ void CancelScope::set_shield(bool shield) {
   if (is_entered_()) internal::recalculate(&status_storage_);
 }
 
-const char* to_string(ScopeKind kind) {
+const char* scope_kind_name(ScopeKind kind) {
   switch (kind) {
     case ScopeKind::kCancelScope:
       return "CancelScope";
@@ -223,7 +223,7 @@ const char* to_string(ScopeKind kind) {
 
 std::string CancelScope::description() const {
   if (kind_ == ScopeKind::kSystemNursery) return "the system nursery";
-  std::string out = to_string(kind_);
+  std::string out = scope_kind_name(kind_);
   if (name_) {
     out += " \"";
     out += name_;

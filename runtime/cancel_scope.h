@@ -29,7 +29,7 @@
 // Descriptions: every scope knows what opened it — its kind (an explicit CancelScope,
 // move_on_after/at, fail_after/at, a nursery, the run's system nursery), an optional name
 // (`set_name("...")`, a string literal) and the file:line of the code that created it, captured
-// by a defaulted SourceSite argument at no cost beyond two stores. `description()` puts them
+// by a defaulted SourceSite argument for the cost of a few stores. `description()` puts them
 // together for reports, e.g. `move_on_after "fetch timeout" at app/fetch.cc:42`.
 //
 // Checkpoints: entering and exiting a scope are not checkpoints (Trio); `cancel()` is sync.
@@ -77,7 +77,7 @@ enum class ScopeKind : uint8_t {
   kSystemNursery,  // the run's system nursery: cancelling it cancels the run
 };
 // "CancelScope", "move_on_after", ..., "nursery", "system nursery".
-const char* to_string(ScopeKind kind);
+const char* scope_kind_name(ScopeKind kind);
 
 // Marker for the shielded variants: `move_on_after(d, trio::kShield, body)`.
 struct ShieldTag {};
