@@ -17,6 +17,10 @@ CancelScope::CancelScope(CancelScope&& other)
       relative_(other.relative_),
       shield_(other.shield_),
       cancel_called_(other.cancel_called_),
+      kind_(other.kind_),
+      site_line_(other.site_line_),
+      site_file_(other.site_file_),
+      name_(other.name_),
       reason_storage_(other.reason_storage_) {
   if (other.entered_) throw RuntimeError("a CancelScope cannot be moved once it has been entered");
 }
@@ -195,6 +199,41 @@ std::optional<bool> CancelScope::is_relative() const {
 void CancelScope::set_shield(bool shield) {
   shield_ = shield;
   if (is_entered_()) internal::recalculate(&status_storage_);
+}
+
+const char* scope_kind_name(ScopeKind kind) {
+  switch (kind) {
+    case ScopeKind::kCancelScope:
+      return "CancelScope";
+    case ScopeKind::kMoveOnAfter:
+      return "move_on_after";
+    case ScopeKind::kMoveOnAt:
+      return "move_on_at";
+    case ScopeKind::kFailAfter:
+      return "fail_after";
+    case ScopeKind::kFailAt:
+      return "fail_at";
+    case ScopeKind::kNursery:
+      return "nursery";
+    case ScopeKind::kSystemNursery:
+      return "system nursery";
+  }
+  return "?";
+}
+
+std::string CancelScope::description() const {
+  if (kind_ == ScopeKind::kSystemNursery) return "the system nursery";
+  std::string out = scope_kind_name(kind_);
+  if (name_) {
+    out += " \"";
+    out += name_;
+    out += '"';
+  }
+  out += " at ";
+  out += site_file_;
+  out += ':';
+  out += std::to_string(site_line_);
+  return out;
 }
 
 TimePoint current_effective_deadline() {

@@ -26,6 +26,12 @@
 // of a closure temporary inside `co_await` twice (GCC PR 100611). The body runs before the
 // `co_await` completes, so references to the enclosing frame are safe.
 //
+// Descriptions: every scope knows what opened it — its kind (an explicit CancelScope,
+// move_on_after/at, fail_after/at, a nursery, the run's system nursery), an optional name
+// (`set_name("...")`, a string literal) and the file:line of the code that created it, captured
+// by a defaulted SourceSite argument for the cost of a few stores. `description()` puts them
+// together for reports, e.g. `move_on_after "fetch timeout" at app/fetch.cc:42`.
+//
 // Checkpoints: entering and exiting a scope are not checkpoints (Trio); `cancel()` is sync.
 // Errors: entering a scope twice → RuntimeError("Each CancelScope may only be used for a single
 // 'with' block"); NaN or negative relative deadlines → ValueError.
@@ -33,6 +39,8 @@
 #define TRIO_RUNTIME_CANCEL_SCOPE_H_
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -45,22 +53,51 @@
 
 namespace trio {
 
+// Where a scope was created: a file and line captured at the call site by a defaulted argument
+// (`SourceSite site = SourceSite::here()`). Not std::source_location: clang 14 cannot compile it
+// with libstdc++ 12 (it lacks __builtin_source_location), while __builtin_FILE/LINE work on both
+// compilers. The file is a string literal (static storage), so copying a site is two words.
+struct SourceSite {
+  const char* file = "";  // as the compiler was given it: workspace-relative under Bazel
+  uint32_t line = 0;
+  static constexpr SourceSite here(const char* file = __builtin_FILE(),
+                                   uint32_t line = __builtin_LINE()) noexcept {
+    return SourceSite{file, line};
+  }
+};
+
+// What opened a scope (for descriptions only: every kind behaves the same).
+enum class ScopeKind : uint8_t {
+  kCancelScope,    // an explicit `CancelScope`
+  kMoveOnAfter,    // move_on_after
+  kMoveOnAt,       // move_on_at
+  kFailAfter,      // fail_after
+  kFailAt,         // fail_at
+  kNursery,        // open_nursery's scope (Nursery::cancel_scope())
+  kSystemNursery,  // the run's system nursery: cancelling it cancels the run
+};
+// "CancelScope", "move_on_after", ..., "nursery", "system nursery".
+const char* scope_kind_name(ScopeKind kind);
+
 // Marker for the shielded variants: `move_on_after(d, trio::kShield, body)`.
 struct ShieldTag {};
 inline constexpr ShieldTag kShield{};
 
 class CancelScope {
  public:
-  // A scope without a deadline.
-  CancelScope() = default;
+  // A scope without a deadline. (`site` records where it was created: leave it defaulted.)
+  explicit CancelScope(SourceSite site = SourceSite::here())
+      : site_line_(site.line), site_file_(site.file) {}
   // A scope with an absolute deadline on the run's clock.
-  explicit CancelScope(TimePoint deadline, bool shield = false)
-      : deadline_(deadline), shield_(shield) {}
+  explicit CancelScope(TimePoint deadline, bool shield = false,
+                       SourceSite site = SourceSite::here())
+      : deadline_(deadline), shield_(shield), site_line_(site.line), site_file_(site.file) {}
   // A scope whose deadline is `timeout` after the moment it is entered (Trio's
   // `relative_deadline`). Throws ValueError for NaN or negative timeouts.
   template <class Rep, class Period>
-  static CancelScope relative(std::chrono::duration<Rep, Period> timeout, bool shield = false) {
-    CancelScope s;
+  static CancelScope relative(std::chrono::duration<Rep, Period> timeout, bool shield = false,
+                              SourceSite site = SourceSite::here()) {
+    CancelScope s(site);
     s.relative_ = internal::to_duration(timeout, "timeout");
     s.shield_ = shield;
     return s;
@@ -107,6 +144,19 @@ class CancelScope {
   // lowering it delivers them.
   void set_shield(bool shield);
 
+  // Names the scope in reports (cancellation exploration, ...). A string literal: the scope
+  // keeps the pointer, so naming costs no allocation. Not a checkpoint.
+  template <size_t N>
+  void set_name(const char (&name)[N]) {
+    name_ = name;
+  }
+  const char* name() const { return name_; }  // null if unnamed
+  ScopeKind kind() const { return kind_; }
+  SourceSite site() const { return SourceSite{site_file_, site_line_}; }
+  // Kind, name and site, e.g. `move_on_after "fetch timeout" at app/fetch.cc:42`, or
+  // `the system nursery`.
+  std::string description() const;
+
   // ---- internal (used by the runtime) ----
   void open_(internal::TaskRec* task);
   std::exception_ptr close_(std::exception_ptr exc);
@@ -118,6 +168,16 @@ class CancelScope {
   bool cancel_called_value_() const { return cancel_called_; }
   TimePoint deadline_unchecked_() const { return deadline_; }
   bool is_entered_() const { return entered_ && !exited_; }
+  // Records what opened the scope (move_on_after, open_nursery, the runner).
+  CancelScope&& set_origin_(ScopeKind kind, SourceSite site) && {
+    set_origin_lvalue_(kind, site);
+    return std::move(*this);
+  }
+  void set_origin_lvalue_(ScopeKind kind, SourceSite site) {
+    kind_ = kind;
+    site_file_ = site.file;
+    site_line_ = site.line;
+  }
   uint32_t deadline_registration_ = 0;  // handle in the run's deadline table (0 = none)
 
  private:
@@ -131,6 +191,11 @@ class CancelScope {
   bool cancelled_caught_ = false;
   bool entered_ = false;
   bool exited_ = false;
+  // What opened the scope, for description(); the kind fits in the bools' padding.
+  ScopeKind kind_ = ScopeKind::kCancelScope;
+  uint32_t site_line_ = 0;
+  const char* site_file_ = "";
+  const char* name_ = nullptr;  // a string literal, or null
   internal::CancelReason reason_storage_;
   internal::CancelStatus status_storage_;
   internal::Runner* runner_ = nullptr;
@@ -225,54 +290,72 @@ Task<T> fail_impl(CancelScope scope, Body body) {
 
 // Runs `body` with a deadline `timeout` after entry. For a `Task<>` body, returns true if the
 // deadline (or a cancel of the scope) interrupted it — "moved on" — else false. For `Task<T>`,
-// returns the value, or nullopt if interrupted. ValueError for NaN/negative `timeout`.
+// returns the value, or nullopt if interrupted. ValueError for NaN/negative `timeout`. (The last
+// parameter of these functions records the caller's file:line for the scope's description: leave
+// it defaulted.)
 template <class Rep, class Period, class Body>
-auto move_on_after(std::chrono::duration<Rep, Period> timeout, Body body) {
+auto move_on_after(std::chrono::duration<Rep, Period> timeout, Body body,
+                   SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
   return internal::move_on_impl<internal::ScopeBodyResult<Body>>(
-      CancelScope::relative(internal::to_duration(timeout, "`seconds`")), body);
+      CancelScope::relative(internal::to_duration(timeout, "`seconds`"))
+          .set_origin_(ScopeKind::kMoveOnAfter, site),
+      body);
 }
 template <class Rep, class Period, class Body>
-auto move_on_after(std::chrono::duration<Rep, Period> timeout, ShieldTag, Body body) {
+auto move_on_after(std::chrono::duration<Rep, Period> timeout, ShieldTag, Body body,
+                   SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
   return internal::move_on_impl<internal::ScopeBodyResult<Body>>(
-      CancelScope::relative(internal::to_duration(timeout, "`seconds`"), true), body);
+      CancelScope::relative(internal::to_duration(timeout, "`seconds`"), true)
+          .set_origin_(ScopeKind::kMoveOnAfter, site),
+      body);
 }
 // As move_on_after, with an absolute deadline.
 template <class Body>
-auto move_on_at(TimePoint deadline, Body body) {
+auto move_on_at(TimePoint deadline, Body body, SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
-  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline), body);
+  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(
+      CancelScope(deadline).set_origin_(ScopeKind::kMoveOnAt, site), body);
 }
 template <class Body>
-auto move_on_at(TimePoint deadline, ShieldTag, Body body) {
+auto move_on_at(TimePoint deadline, ShieldTag, Body body, SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
-  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline, true), body);
+  return internal::move_on_impl<internal::ScopeBodyResult<Body>>(
+      CancelScope(deadline, true).set_origin_(ScopeKind::kMoveOnAt, site), body);
 }
 
 // Runs `body` with a deadline `timeout` after entry; if the scope caught a cancellation, throws
 // TooSlowError. Returns the body's value.
 template <class Rep, class Period, class Body>
-auto fail_after(std::chrono::duration<Rep, Period> timeout, Body body) {
+auto fail_after(std::chrono::duration<Rep, Period> timeout, Body body,
+                SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
   return internal::fail_impl<internal::ScopeBodyResult<Body>>(
-      CancelScope::relative(internal::to_duration(timeout, "`seconds`")), body);
+      CancelScope::relative(internal::to_duration(timeout, "`seconds`"))
+          .set_origin_(ScopeKind::kFailAfter, site),
+      body);
 }
 template <class Rep, class Period, class Body>
-auto fail_after(std::chrono::duration<Rep, Period> timeout, ShieldTag, Body body) {
+auto fail_after(std::chrono::duration<Rep, Period> timeout, ShieldTag, Body body,
+                SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
   return internal::fail_impl<internal::ScopeBodyResult<Body>>(
-      CancelScope::relative(internal::to_duration(timeout, "`seconds`"), true), body);
+      CancelScope::relative(internal::to_duration(timeout, "`seconds`"), true)
+          .set_origin_(ScopeKind::kFailAfter, site),
+      body);
 }
 template <class Body>
-auto fail_at(TimePoint deadline, Body body) {
+auto fail_at(TimePoint deadline, Body body, SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
-  return internal::fail_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline), body);
+  return internal::fail_impl<internal::ScopeBodyResult<Body>>(
+      CancelScope(deadline).set_origin_(ScopeKind::kFailAt, site), body);
 }
 template <class Body>
-auto fail_at(TimePoint deadline, ShieldTag, Body body) {
+auto fail_at(TimePoint deadline, ShieldTag, Body body, SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
-  return internal::fail_impl<internal::ScopeBodyResult<Body>>(CancelScope(deadline, true), body);
+  return internal::fail_impl<internal::ScopeBodyResult<Body>>(
+      CancelScope(deadline, true).set_origin_(ScopeKind::kFailAt, site), body);
 }
 
 }  // namespace trio

@@ -604,3 +604,72 @@ TEST(CancelScope, VeryDeepNestingCancelReachesBlockedTaskThroughShieldToggle) {
   EXPECT_EQ(woke_at, at(2s));
   EXPECT_EQ(state.caught, 1);
 }
+
+// ---- descriptions: kind, name, and the file:line that created the scope ----------------------
+
+namespace {
+
+std::string innermost_scope() {
+  return trio::lowlevel::enclosing_scopes(trio::lowlevel::current_task()).front()->description();
+}
+std::string at_line(const char* kind, int line) {
+  return std::string(kind) + " at runtime/cancel_scope_test.cc:" + std::to_string(line);
+}
+
+}  // namespace
+
+TEST(CancelScope, DescribesItsKindNameAndTheLineThatCreatedIt) {
+  Sim sim;
+  sim.run([]() -> Task<> {
+    CancelScope plain;
+    const int plain_line = __LINE__ - 1;
+    EXPECT_EQ(plain.kind(), trio::ScopeKind::kCancelScope);
+    EXPECT_EQ(plain.description(), at_line("CancelScope", plain_line));
+    plain.set_name("mine");
+    EXPECT_STREQ(plain.name(), "mine");
+    EXPECT_EQ(plain.description(), at_line("CancelScope \"mine\"", plain_line));
+
+    CancelScope relative = CancelScope::relative(1s);  // moved out of relative(): site kept
+    EXPECT_EQ(relative.description(), at_line("CancelScope", __LINE__ - 1));
+    CancelScope absolute(trio::current_time() + 1s);
+    EXPECT_EQ(absolute.description(), at_line("CancelScope", __LINE__ - 1));
+
+    std::string seen;
+    int line = __LINE__ + 1;
+    co_await trio::move_on_after(1s, [&]() -> Task<> {
+      seen = innermost_scope();
+      co_return;
+    });
+    EXPECT_EQ(seen, at_line("move_on_after", line));
+    line = __LINE__ + 1;
+    co_await trio::move_on_at(trio::current_time() + 1s, trio::kShield, [&]() -> Task<> {
+      seen = innermost_scope();
+      co_return;
+    });
+    EXPECT_EQ(seen, at_line("move_on_at", line));
+    line = __LINE__ + 1;
+    co_await trio::fail_after(1s, [&](CancelScope& scope) -> Task<> {
+      scope.set_name("rpc");
+      seen = innermost_scope();
+      co_return;
+    });
+    EXPECT_EQ(seen, at_line("fail_after \"rpc\"", line));
+    line = __LINE__ + 1;
+    co_await trio::fail_at(trio::current_time() + 1s, [&]() -> Task<> {
+      seen = innermost_scope();
+      co_return;
+    });
+    EXPECT_EQ(seen, at_line("fail_at", line));
+    line = __LINE__ + 1;
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      EXPECT_EQ(n.cancel_scope().kind(), trio::ScopeKind::kNursery);
+      seen = innermost_scope();
+      co_return;
+    });
+    EXPECT_EQ(seen, at_line("nursery", line));
+
+    const auto scopes = trio::lowlevel::enclosing_scopes(trio::lowlevel::current_task());
+    EXPECT_EQ(scopes.back()->kind(), trio::ScopeKind::kSystemNursery);
+    EXPECT_EQ(scopes.back()->description(), "the system nursery");
+  });
+}

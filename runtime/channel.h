@@ -52,6 +52,17 @@
 // `_nowait` calls), ValueError("max_buffer_size must be >= 0"). A floating-point buffer size
 // (Trio's TypeError) does not compile.
 //
+// g++ 12 pitfall — a braced aggregate in a co_await (every header whose awaitables take values
+// repeats this paragraph: channels, streams): `co_await tx.send(Request{.id = 1, .body = b})`,
+// where `Request` is an aggregate (no constructors) with a member that owns something
+// (shared_ptr, string, vector, unique_ptr), destroys those members twice on g++ 12 — a
+// use-after-free or double free that tests pass unless ASan is on. Any full-expression with a
+// co_await and a braced aggregate is affected, `send({...})` too; clang 14 is not. Write
+// `Request r{...}; co_await tx.send(std::move(r));`, or give the type a constructor. send()
+// cannot prevent it: the members are already corrupt when it is entered, whatever its
+// signature (runtime/channel_aggregate_test.cc). Run tests with --config=trio_asan
+// (tools/trio.bazelrc); docs/compiler-pitfalls.md has the details.
+//
 // Not thread-safe: a channel belongs to one run. Performance: no allocation per operation (a
 // blocked task's value lives in its own coroutine frame; the buffer is a ring that only grows).
 #ifndef TRIO_RUNTIME_CHANNEL_H_
@@ -342,7 +353,8 @@ class MemorySendChannel {
   // until a receiver takes the value. ClosedResourceError if this handle is closed (also if it
   // gets closed while we wait); BrokenResourceError if every receive handle is closed (also
   // while we wait). Cancelled means the value was not delivered (it is destroyed). A
-  // checkpoint whenever it returns normally.
+  // checkpoint whenever it returns normally. On g++ 12, do not build an aggregate in the
+  // argument (`send(Request{...})`): see "g++ 12 pitfall" in the file comment.
   detail::ChannelSend<T> send(T value);
   // Another handle on the same channel. ClosedResourceError if this one is closed. Sync.
   MemorySendChannel clone() const {

@@ -246,8 +246,9 @@ template <class Body>
 using NurseryBodyResult = typename std::invoke_result_t<Body&, Nursery&>::value_type;
 
 template <class T, class Body>
-Task<T> open_nursery_impl(Body body) {
+Task<T> open_nursery_impl(Body body, SourceSite site) {
   Nursery nursery(current_task_for_scope());
+  nursery.cancel_scope().set_origin_lvalue_(ScopeKind::kNursery, site);
   std::exception_ptr exc;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   try {
@@ -275,13 +276,14 @@ void start_end(Nursery& target) noexcept;
 }  // namespace internal
 
 // Opens a nursery, runs `body(nursery)`, waits for every child, and returns the body's value.
-// Raises an ExceptionGroup if the body or any child raised (see the file comment).
+// Raises an ExceptionGroup if the body or any child raised (see the file comment). `site`
+// records the caller's file:line for the nursery scope's description: leave it defaulted.
 template <class Body>
-auto open_nursery(Body body) {
+auto open_nursery(Body body, SourceSite site = SourceSite::here()) {
   internal::check_body<Body>();
   static_assert(std::is_invocable_v<Body&, Nursery&>,
                 "open_nursery: the body must be callable as body(trio::Nursery&)");
-  return internal::open_nursery_impl<internal::NurseryBodyResult<Body>>(body);
+  return internal::open_nursery_impl<internal::NurseryBodyResult<Body>>(body, site);
 }
 
 template <class T, class F, class... Args>

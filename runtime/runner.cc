@@ -667,6 +667,7 @@ Task<> init_main(Runner* r, const std::function<TaskRec*(Nursery&)>* spawn_main,
                  Nursery** system_slot) {
   co_await open_nursery([&](Nursery& system) -> Task<> {
     *system_slot = &system;
+    system.cancel_scope().set_origin_lvalue_(ScopeKind::kSystemNursery, SourceSite::here());
     co_await open_nursery([&](Nursery& main_nursery) -> Task<> {
       (*spawn_main)(main_nursery);
       co_return;

@@ -48,6 +48,7 @@ class Injector : public CancelPointHook {
     size_t i = target_ == CancelTarget::kOutermost ? scopes.size() - 1 : scope_index_;
     if (i >= scopes.size()) return;
     chosen_scope_ = i;
+    scope_description_ = scopes[i]->description();
     scopes[i]->cancel("injected at cancel point " + std::to_string(k));
   }
 
@@ -57,6 +58,7 @@ class Injector : public CancelPointHook {
   std::string task_;
   size_t scope_count_ = 0;
   size_t chosen_scope_ = 0;
+  std::string scope_description_;  // the cancelled scope's kind, name and site
 
  private:
   uint64_t target_point_;
@@ -298,7 +300,7 @@ std::string failure_call(const CancelExploreReport& report, const CancelPointFai
 
 std::string CancelPointFailure::to_string() const {
   return "cancel point " + std::to_string(point) + " (task " + task + ", cancelling " +
-         scope_name(scope_index, scope_count) + "): " + what;
+         scope_name(scope_index, scope_count) + (scope.empty() ? "" : ": " + scope) + "): " + what;
 }
 
 std::string CancelExploreReport::to_string() const {
@@ -340,6 +342,7 @@ std::optional<CancelPointFailure> run_with_cancellation(
   f.task = injector.reached_ ? injector.task_ : "(point not reached)";
   f.scope_index = injector.chosen_scope_;
   f.scope_count = injector.scope_count_;
+  f.scope = std::move(injector.scope_description_);
   f.what = std::move(outcome.what);
   f.trace = std::move(outcome.trace);
   f.choices = options.choices;
@@ -413,6 +416,7 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
       f.task = injector.reached_ ? injector.task_ : "(point not reached: nondeterministic body?)";
       f.scope_index = injector.chosen_scope_;
       f.scope_count = injector.scope_count_;
+      f.scope = std::move(injector.scope_description_);
       f.what = std::move(outcome.what);
       f.trace = std::move(outcome.trace);
       report.failures.push_back(std::move(f));

@@ -75,8 +75,11 @@ struct CancelPointFailure {
   std::string task;        // the task that reached it (TaskRecord::name())
   size_t scope_index = 0;  // which enclosing scope was cancelled (0 = innermost)
   size_t scope_count = 0;  // how many scopes enclosed the task there
-  std::string what;        // the broken invariant(s)
-  std::string trace;       // the failing run's trace
+  // The cancelled scope: its kind, name and where it was created (CancelScope::description()),
+  // e.g. `move_on_after "fetch timeout" at app/fetch.cc:42`; empty if none was cancelled.
+  std::string scope;
+  std::string what;   // the broken invariant(s)
+  std::string trace;  // the failing run's trace
   // For a shrunk failure: the choice string its run replays (CancelExploreOptions::choices).
   std::optional<std::string> choices{};
   std::string to_string() const;
