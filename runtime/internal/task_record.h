@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/internal/object_label.h"
+
 namespace trio {
 class Nursery;
 class CancelScope;
@@ -52,6 +54,12 @@ struct AbortHook {
   // The same for a KeyboardInterrupt delivered to the main task (Trio passes the hook a
   // raise_cancel that raises it). true: the runtime reschedules the task with it.
   virtual bool try_abort_keyboard_interrupt(struct TaskRec& task) { return try_abort(task); }
+  // For hang reports only (never on a hot path): the wait queue the blocked `task` is linked
+  // into, if the wait has one (see object_label.h).
+  virtual WaitTarget wait_target(const struct TaskRec& task) const {
+    (void)task;
+    return {};
+  }
 
  protected:
   ~AbortHook() = default;
