@@ -2,7 +2,10 @@
 #include "runtime/internal/hang_report.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
+
+#include "runtime/nursery.h"
 
 namespace trio::internal {
 
@@ -29,7 +32,17 @@ WaitGraph::WaitGraph(const std::vector<const TaskRec*>& tasks, ObjectNumbers& nu
   std::vector<const void*> owners;
   for (size_t i = 0; i < tasks_.size(); ++i) {
     const TaskRec* task = tasks_[i];
-    if (task->state != TaskState::kBlocked || !task->abort) continue;
+    if (task->state != TaskState::kBlocked) continue;
+    if (task->waiting_on && std::string_view(task->waiting_on).starts_with("nursery exit") &&
+        task->innermost_child_nursery) {
+      // Waits for its children to exit: an edge to each, for cycles only (the line says it).
+      waits_[i].nursery_exit = true;
+      for (const TaskRec* child : task->innermost_child_nursery->child_tasks())
+        if (auto it = index_.find(child); it != index_.end())
+          waits_[i].owner_tasks.push_back(it->second);
+      continue;
+    }
+    if (!task->abort) continue;
     const WaitTarget target = task->abort->wait_target(*task);
     if (!target.label) continue;
     Wait& wait = waits_[i];
@@ -104,6 +117,10 @@ std::string WaitGraph::cycles_text() const {
       const Wait& wait = waits_[cycle[k]];
       const size_t next = cycle[(k + 1) % cycle.size()];
       out += k ? ", which waits for " : " waits for ";
+      if (wait.nursery_exit) {
+        out += "its child " + task_text(next) + " to exit";
+        continue;
+      }
       out += wait.object.empty() ? std::string("an object") : wait.object;
       out += std::string(" ") + wait.owned_verb + " " + task_text(next);
     }

@@ -22,6 +22,7 @@
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using trio::Task;
 using trio::testing::LivelockError;
 using trio::testing::run_scenario;
@@ -244,6 +245,46 @@ TEST(DeadlockReport, ALimiterWaitNamesItsBorrowersAndACycleThroughIt) {
   EXPECT_THAT(text, HasSubstr("deadlock cycle: task reader waits for lock 'table' held by task "
                               "writer, which waits for limiter 'db connections' borrowed by task "
                               "reader\n"));
+}
+
+TEST(DeadlockReport, ANotifiedConditionWaiterWaitsForTheLockAndItsHolder) {
+  const std::string text = deadlock_text([]() -> Task<> {
+    trio::Lock queue("queue");
+    trio::Condition nonempty(queue, "queue not empty");
+    trio::Event never("never");
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon(trio::TaskName("consumer"), [&]() -> Task<> {
+        trio::LockGuard held = co_await nonempty.acquire_guard();
+        co_await nonempty.wait();
+      });
+      n.start_soon(trio::TaskName("producer"), [&]() -> Task<> {
+        co_await trio::sleep(1ms);
+        trio::LockGuard held = co_await queue.acquire_guard();
+        nonempty.notify();
+        co_await never.wait();  // the bug: waits holding the lock
+      });
+      co_return;
+    });
+  });
+  EXPECT_THAT(text, HasSubstr("task consumer: blocked on Condition.wait of lock 'queue' (held by "
+                              "task producer)\n"));
+  EXPECT_THAT(text, HasSubstr("task producer: blocked on Event.wait of event 'never'\n"));
+  EXPECT_THAT(text, Not(HasSubstr("deadlock cycle")));
+}
+
+TEST(DeadlockReport, AParentHoldingALockItsChildWaitsForIsACycleThroughTheNurseryExit) {
+  const std::string text = deadlock_text([]() -> Task<> {
+    trio::Lock config("config");
+    trio::LockGuard held = co_await config.acquire_guard();
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon(trio::TaskName("reloader"), [&]() -> Task<> { co_await config.acquire(); });
+      co_return;  // main waits for the reloader, holding the lock it waits for
+    });
+  });
+  EXPECT_THAT(text, HasSubstr("task reloader: blocked on Lock.acquire of lock 'config' (held by "
+                              "task main)\n"));
+  EXPECT_THAT(text, HasSubstr("deadlock cycle: task main waits for its child task reloader to "
+                              "exit, which waits for lock 'config' held by task main\n"));
 }
 
 TEST(DeadlockReport, NamesAChannelTheUserNamedAndNumbersAnUnnamedOne) {

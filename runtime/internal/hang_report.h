@@ -56,7 +56,8 @@ class WaitGraph {
   std::string wait_text(const TaskRec& task) const;
   // One line per cycle of tasks waiting for each other's objects, each ending in "\n":
   // "deadlock cycle: task a waits for lock 'x' held by task b, which waits for lock 'y' held by
-  // task a". Empty if there is none.
+  // task a". A task in a nursery exit waits for the nursery's children ("task main waits for
+  // its child task w to exit, which waits for lock 'x' held by task main"). Empty if none.
   std::string cycles_text() const;
 
  private:
@@ -64,7 +65,10 @@ class WaitGraph {
     std::string object;                // "lock 'accounts[bob]'", "Lock#2", or ""
     const char* owned_verb = nullptr;  // "held by"
     std::vector<std::string> owners;   // "task b", "a borrower that is not a task"
-    std::vector<size_t> owner_tasks;   // indices into tasks_ of the owners that are tasks
+    // Indices into tasks_ of the tasks this one waits for: the owners that are tasks, or, in a
+    // nursery exit, the nursery's children.
+    std::vector<size_t> owner_tasks;
+    bool nursery_exit = false;
   };
   void find_cycles(size_t at, std::vector<uint8_t>& color, std::vector<size_t>& path,
                    std::vector<std::vector<size_t>>& cycles) const;
