@@ -190,8 +190,10 @@ class WaitQueue {
   void wake_all_destroyed_() noexcept;
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
-  size_t size_ = 0;
   internal::ObjectLabel label_;
+  // 32 bits (a waiter is a coroutine frame: there are never 2^32 of them), last: an Event's flag
+  // fits in the tail padding, so an Event stays four words (see Event).
+  uint32_t size_ = 0;
 };
 
 // ObjectKind::owners of a CapacityLimiter (its borrowers).
@@ -409,9 +411,15 @@ class Event {
 
  private:
   friend class detail::EventWait;
+  // The queue first and overlappable, so that flag_ takes its tail padding: four words, as
+  // before events had names (a std::deque<Event> indexes by a power of two, see
+  // bench/instructions.sh's event scenario).
+  [[no_unique_address]] detail::WaitQueue waiters_{detail::kEventKind};
   bool flag_ = false;
-  detail::WaitQueue waiters_{detail::kEventKind};
 };
+#if defined(__x86_64__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(Event) == 32, "an Event is four words");
+#endif
 
 namespace detail {
 class [[nodiscard]] EventWait {
