@@ -2,7 +2,6 @@
 #include "runtime/internal/hang_report.h"
 
 #include <algorithm>
-#include <string_view>
 #include <utility>
 
 #include "runtime/nursery.h"
@@ -33,8 +32,7 @@ WaitGraph::WaitGraph(const std::vector<const TaskRec*>& tasks, ObjectNumbers& nu
   for (size_t i = 0; i < tasks_.size(); ++i) {
     const TaskRec* task = tasks_[i];
     if (task->state != TaskState::kBlocked) continue;
-    if (task->waiting_on && std::string_view(task->waiting_on).starts_with("nursery exit") &&
-        task->innermost_child_nursery) {
+    if (task->waiting_on == kNurseryExitWait && task->innermost_child_nursery) {
       // Waits for its children to exit: an edge to each, for cycles only (the line says it).
       waits_[i].nursery_exit = true;
       for (const TaskRec* child : task->innermost_child_nursery->child_tasks())

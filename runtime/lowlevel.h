@@ -170,7 +170,8 @@ struct [[nodiscard]] WaitAwaiter final : internal::AbortHook {
 // Blocks the current task until someone calls reschedule() on it; returns normally or raises
 // the exception passed to reschedule. `abort_fn(RaiseCancel)` -> Abort is called at most once,
 // when the task is cancelled (see the file comment). `waiting_on` describes the wait in task
-// dumps. A cancel point and a schedule point.
+// dumps and traces (a static string: it is stored, not copied); such a wait names no object in
+// hang reports — park in a named ParkingLot for that. A cancel point and a schedule point.
 template <class F>
 auto wait_task_rescheduled(F abort_fn, const char* waiting_on = "wait_task_rescheduled") {
   static_assert(std::is_invocable_r_v<Abort, F&, RaiseCancel>,
@@ -214,7 +215,8 @@ Nursery* parent_nursery(const TaskRecord& task);
 Nursery* eventual_parent_nursery(const TaskRecord& task);
 // The nurseries the task has open, outermost first.
 std::vector<Nursery*> child_nurseries(const TaskRecord& task);
-// What the task is blocked on ("sleep", "Event.wait", ...), or "" if it is not blocked.
+// What the task is blocked on ("sleep", "Event.wait", ...), or "" if it is not blocked: the kind
+// of wait only (hang reports add the object and its owner, see runtime/internal/hang_report.h).
 std::string waiting_on(const TaskRecord& task);
 
 // Live coroutine frames on this thread (the leak check: 0 after every run).

@@ -29,6 +29,9 @@
 
 namespace trio::internal {
 
+// The waiting_on of a task blocked in a nursery exit (one address: reports compare pointers).
+inline constexpr char kNurseryExitWait[] = "nursery exit (waiting for children)";
+
 // The numbers of unnamed objects in reports ("Lock#2"): per kind, in the order in which the
 // run's reports first mention them (reports walk the task tree in a fixed order, so the same
 // seed gives the same numbers). One per run, owned by the Runner: nothing carries over from one

@@ -102,9 +102,10 @@ struct TaskRec {
   void* custom_sleep_data = nullptr;
   TaskRec* lot_prev = nullptr;  // membership in a ParkingLot (custom_sleep_data is the lot)
   TaskRec* lot_next = nullptr;
-  // What the task is blocked on, for introspection and deadlock reports ("sleep",
-  // "Event.wait", "Lock.acquire", "nursery exit", ...). For parking-lot waits,
-  // custom_sleep_data is the lot.
+  // What the task is blocked on, for introspection, traces and deadlock reports ("sleep",
+  // "Event.wait", "Lock.acquire", "nursery exit", ...): the kind of wait, never the object (the
+  // reports find the object through `abort`, see AbortHook::wait_target). For parking-lot
+  // waits, custom_sleep_data is the lot.
   const char* waiting_on = nullptr;
 
   // ---- identity ----
