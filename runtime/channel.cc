@@ -3,6 +3,15 @@
 
 namespace trio::detail {
 
+namespace {
+const void* channel_of(const void* queue) {
+  return static_cast<const ChannelQueue*>(static_cast<const WaitQueue*>(queue))->channel;
+}
+}  // namespace
+
+const internal::ObjectKind kMemoryChannelKind{
+    .name = "MemoryChannel", .noun = "channel", .identity = channel_of};
+
 void check_max_buffer_size(int64_t max_buffer_size) {
   if (max_buffer_size < 0) throw ValueError("max_buffer_size must be >= 0");
 }

@@ -63,6 +63,13 @@
 // signature (runtime/channel_aggregate_test.cc). Run tests with --config=trio_asan
 // (tools/trio.bazelrc); docs/compiler-pitfalls.md has the details.
 //
+// Names (for hang reports): `open_memory_channel<T>(0, "jobs")` or `tx.set_name("jobs")` names
+// the channel — every handle of it, send and receive, and their clones — so that a task blocked
+// on it shows as "blocked on MemoryReceiveChannel.receive of channel 'jobs'" in a DeadlockError
+// or livelock report; an unnamed one shows as "MemoryChannel#1" (numbered as sync.h describes).
+// Naming allocates a copy of the name; an unnamed channel costs nothing. Names never appear in
+// recorded traces.
+//
 // Not thread-safe: a channel belongs to one run. Performance: no allocation per operation (a
 // blocked task's value lives in its own coroutine frame; the buffer is a ring that only grows).
 #ifndef TRIO_RUNTIME_CHANNEL_H_
@@ -76,6 +83,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -107,9 +115,10 @@ struct MemoryChannelStatistics {
 
 // Opens a channel; returns (send handle, receive handle) — data flows left to right.
 // ValueError("max_buffer_size must be >= 0") for a negative size. Sync.
+// With a `name`: the channel is named for hang reports (see the file comment).
 template <class T>
 std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel(
-    int64_t max_buffer_size);
+    int64_t max_buffer_size, std::string_view name = {});
 template <class T, std::floating_point F>
 void open_memory_channel(F) = delete;  // Trio: TypeError (use an integer or trio::kUnbounded)
 
@@ -174,6 +183,17 @@ class RingBuffer {
   size_t size_ = 0;
 };
 
+// The kind of a channel in hang reports; both of a channel's queues have it.
+extern const internal::ObjectKind kMemoryChannelKind;
+
+// A wait queue of a channel: its senders or its receivers. Both name the channel, with one
+// number between them.
+struct ChannelQueue : WaitQueue {
+  explicit ChannelQueue(const void* channel) noexcept
+      : WaitQueue(kMemoryChannelKind), channel(channel) {}
+  const void* channel;  // the ChannelState (ObjectKind::identity)
+};
+
 // A task blocked in send: its value waits in its own frame until a receiver takes it.
 // `handle` and `outcome`, like Waiter's links, are set when it parks (not on the hot path of a
 // send that completes at once).
@@ -197,7 +217,8 @@ struct ReceiveWaiter : Waiter {
 template <class T>
 class ChannelState {
  public:
-  explicit ChannelState(int64_t max_buffer_size) : max_buffer_size_(max_buffer_size) {}
+  explicit ChannelState(int64_t max_buffer_size)
+      : max_buffer_size_(max_buffer_size), senders_(this), receivers_(this) {}
 
   // The non-blocking attempts (Trio's send_nowait / receive_nowait past the closed check).
   // try_send moves from `value` only when it returns kDone.
@@ -274,6 +295,11 @@ class ChannelState {
   }
   WaitQueue& senders() noexcept { return senders_; }
   WaitQueue& receivers() noexcept { return receivers_; }
+  void set_name(std::string_view name) {
+    senders_.label().set_name(name);
+    receivers_.label().set_name(name);
+  }
+  std::string_view name() const noexcept { return senders_.label().name(); }
 
  private:
   template <class W>
@@ -302,8 +328,8 @@ class ChannelState {
   size_t open_receive_ = 0;
   size_t refs_ = 0;  // handle objects (open or closed) sharing this state
   uint64_t next_handle_ = 1;
-  WaitQueue senders_;
-  WaitQueue receivers_;
+  ChannelQueue senders_;
+  ChannelQueue receivers_;
 };
 
 template <class T>
@@ -378,10 +404,19 @@ class MemorySendChannel {
   MemoryChannelStatistics statistics() const noexcept {
     return state_ ? state_->statistics() : MemoryChannelStatistics{};
   }
+  // Names the channel — every handle of it, send and receive — in hang reports ("" makes it
+  // unnamed again). Also on a closed handle; nothing for a default-constructed or moved-from
+  // one. Sync.
+  void set_name(std::string_view name) {
+    if (state_) state_->set_name(name);
+  }
+  // The channel's name, "" if none (or no channel).
+  std::string_view name() const noexcept { return state_ ? state_->name() : std::string_view(); }
 
  private:
   friend class detail::ChannelSend<T>;
-  friend std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel<T>(int64_t);
+  friend std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel<T>(
+      int64_t, std::string_view);
   explicit MemorySendChannel(detail::ChannelState<T>* state)
       : state_(state), id_(state->add_handle(true)), closed_(false) {}
   detail::Attempt attempt_send_(T& value) {
@@ -466,11 +501,17 @@ class MemoryReceiveChannel {
   MemoryChannelStatistics statistics() const noexcept {
     return state_ ? state_->statistics() : MemoryChannelStatistics{};
   }
+  // As MemorySendChannel::set_name / name: the channel's name, shared by all its handles.
+  void set_name(std::string_view name) {
+    if (state_) state_->set_name(name);
+  }
+  std::string_view name() const noexcept { return state_ ? state_->name() : std::string_view(); }
 
  private:
   template <class, bool>
   friend class detail::ChannelReceive;
-  friend std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel<T>(int64_t);
+  friend std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel<T>(
+      int64_t, std::string_view);
   explicit MemoryReceiveChannel(detail::ChannelState<T>* state)
       : state_(state), id_(state->add_handle(false)), closed_(false) {}
   detail::Attempt attempt_receive_(std::optional<T>& out) {
@@ -623,10 +664,13 @@ detail::ChannelReceive<T, true> MemoryReceiveChannel<T>::receive_or_end() {
 
 template <class T>
 std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> open_memory_channel(
-    int64_t max_buffer_size) {
+    int64_t max_buffer_size, std::string_view name) {
   detail::check_max_buffer_size(max_buffer_size);
   auto* state = new detail::ChannelState<T>(max_buffer_size);
-  return {MemorySendChannel<T>(state), MemoryReceiveChannel<T>(state)};
+  std::pair<MemorySendChannel<T>, MemoryReceiveChannel<T>> ends{MemorySendChannel<T>(state),
+                                                                MemoryReceiveChannel<T>(state)};
+  if (!name.empty()) state->set_name(name);
+  return ends;
 }
 
 }  // namespace trio

@@ -158,17 +158,38 @@ namespace {
 std::string breaker_name(const TaskRecord* task) { return task ? task->name() : "unknown task"; }
 }  // namespace
 
+namespace detail {
+const internal::ObjectKind kParkingLotKind{
+    .name = "ParkingLot", .noun = "parking lot", .show_unnamed = false};
+}  // namespace detail
+
+namespace {
+// park()'s wait (wait_task_rescheduled's, with the lot for hang reports). The task's lot is
+// custom_sleep_data, not a stored pointer: repark() may have moved it to another lot.
+struct [[nodiscard]] ParkAwaiter final : internal::AbortHook {
+  TaskRecord* task;
+  const char* what;
+  ParkAwaiter(TaskRecord* t, const char* w) : task(t), what(w) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { internal::block_suspend(task, h, this, what); }
+  void await_resume() { internal::rethrow_if_outcome(task); }
+  bool try_abort(internal::TaskRec& t) override {  // a cancelled park leaves its lot
+    static_cast<ParkingLot*>(t.custom_sleep_data)->unlink_(&t);
+    return true;
+  }
+  internal::WaitTarget wait_target(const internal::TaskRec& t) const override {
+    const auto* lot = static_cast<const ParkingLot*>(t.custom_sleep_data);
+    return {lot, &lot->label()};
+  }
+};
+}  // namespace
+
 Task<> ParkingLot::park(const char* what) {
   if (broken_)
     throw BrokenResourceError("Attempted to park in parking lot broken by " + broken_by_name_);
   TaskRecord* task = &current_task();
   link_(task);
-  co_await wait_task_rescheduled(
-      [task](RaiseCancel) {
-        static_cast<ParkingLot*>(task->custom_sleep_data)->unlink_(task);
-        return Abort::kSucceeded;
-      },
-      what);
+  co_await ParkAwaiter(task, what);
 }
 
 std::vector<TaskRecord*> ParkingLot::unpark(size_t count) {

@@ -35,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -169,7 +170,8 @@ struct [[nodiscard]] WaitAwaiter final : internal::AbortHook {
 // Blocks the current task until someone calls reschedule() on it; returns normally or raises
 // the exception passed to reschedule. `abort_fn(RaiseCancel)` -> Abort is called at most once,
 // when the task is cancelled (see the file comment). `waiting_on` describes the wait in task
-// dumps. A cancel point and a schedule point.
+// dumps and traces (a static string: it is stored, not copied); such a wait names no object in
+// hang reports — park in a named ParkingLot for that. A cancel point and a schedule point.
 template <class F>
 auto wait_task_rescheduled(F abort_fn, const char* waiting_on = "wait_task_rescheduled") {
   static_assert(std::is_invocable_r_v<Abort, F&, RaiseCancel>,
@@ -213,7 +215,8 @@ Nursery* parent_nursery(const TaskRecord& task);
 Nursery* eventual_parent_nursery(const TaskRecord& task);
 // The nurseries the task has open, outermost first.
 std::vector<Nursery*> child_nurseries(const TaskRecord& task);
-// What the task is blocked on ("sleep", "Event.wait", ...), or "" if it is not blocked.
+// What the task is blocked on ("sleep", "Event.wait", ...), or "" if it is not blocked: the kind
+// of wait only (hang reports add the object and its owner, see runtime/internal/hang_report.h).
 std::string waiting_on(const TaskRecord& task);
 
 // Live coroutine frames on this thread (the leak check: 0 after every run).
@@ -285,11 +288,24 @@ struct ParkingLotStatistics {
   size_t tasks_waiting = 0;
 };
 
+namespace detail {
+// The kind of a bare ParkingLot in hang reports. Unnamed, it is not shown: its waiters describe
+// their wait in their own words (park("Mailbox.get")). Named: "parking lot 'inbox'".
+extern const internal::ObjectKind kParkingLotKind;
+}  // namespace detail
+
 // A fair (FIFO) wait queue: the building block of every synchronization primitive. Parked
 // tasks are linked intrusively through their task records: parking allocates nothing.
+//
+// Naming: `ParkingLot lot("inbox")` or `lot.set_name("inbox")` makes hang reports say what its
+// parked tasks wait for: "task t: blocked on Mailbox.get of parking lot 'inbox'".
 class ParkingLot {
  public:
-  ParkingLot() = default;
+  ParkingLot() noexcept : label_(detail::kParkingLotKind) {}
+  // A lot named for hang reports (see set_name).
+  explicit ParkingLot(std::string_view name) : ParkingLot() { set_name(name); }
+  // Internal: a lot that is part of a primitive of another kind (a Lock's lot is a "Lock").
+  explicit ParkingLot(const internal::ObjectKind& kind) noexcept : label_(kind) {}
   ParkingLot(const ParkingLot&) = delete;
   ParkingLot& operator=(const ParkingLot&) = delete;
   // Destroying a lot is safe while tasks have it registered as their breaker (they forget it)
@@ -323,6 +339,14 @@ class ParkingLot {
   // The longest-waiting task, or null.
   TaskRecord* first() const { return head_; }
 
+  // Names the lot in hang reports ("" makes it unnamed again). Allocates a copy of the name;
+  // an unnamed lot costs nothing. Sync, not a checkpoint; any time, from anywhere.
+  void set_name(std::string_view name) { label_.set_name(name); }
+  // The name given by set_name or the constructor, "" if none.
+  std::string_view name() const noexcept { return label_.name(); }
+  // Internal: the lot's kind and name, for hang reports.
+  const internal::ObjectLabel& label() const noexcept { return label_; }
+
   // Internal (Lock): the lot's first breaker registration, and forgetting every registration
   // unseen (they belong to an abandoned run: their storage is gone).
   BreakerLink* first_breaker_link_() const noexcept { return breaker_links_; }
@@ -343,6 +367,7 @@ class ParkingLot {
   std::string broken_by_name_;
   // Registrations of live tasks that have this lot as their breaker (see BreakerLink).
   BreakerLink* breaker_links_ = nullptr;
+  internal::ObjectLabel label_;
   friend void add_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void remove_parking_lot_breaker(TaskRecord& task, ParkingLot& lot);
   friend void detail::break_lots_of_exiting_task(TaskRecord& task);

@@ -106,7 +106,7 @@ void Nursery::exit_suspend(TaskRec* task, std::coroutine_handle<> h, internal::A
   check_closed_();
   if (!closed_) {
     parent_waiting_ = task;
-    internal::block_suspend(task, h, hook, "nursery exit (waiting for children)");
+    internal::block_suspend(task, h, hook, internal::kNurseryExitWait);
   } else {
     internal::checkpoint_suspend(task, h, false);
   }

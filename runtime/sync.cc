@@ -22,6 +22,37 @@ void raise_vanished_cancel(const char* operation) {
       "too)");
 }
 
+// ---- kinds, for hang reports -------------------------------------------------------------------
+
+namespace {
+// A Lock's owner is its lot's active breaker registration (the lock registers its holder so
+// that the holder's exit breaks it; the registration is dormant while the lock is free).
+void lock_owners(const void* queue, std::vector<const void*>& out) {
+  const auto* lot = static_cast<const lowlevel::ParkingLot*>(queue);
+  for (const lowlevel::BreakerLink* link = lot->first_breaker_link_(); link; link = link->lot_next)
+    if (!link->dormant) out.push_back(link->task);
+}
+}  // namespace
+
+void limiter_borrowers(const void* queue, std::vector<const void*>& out) {
+  const auto* q = static_cast<const CapacityLimiter::Queue*>(static_cast<const WaitQueue*>(queue));
+  out.insert(out.end(), q->borrowers.begin(), q->borrowers.end());
+}
+
+const internal::ObjectKind kEventKind{.name = "Event", .noun = "event"};
+const internal::ObjectKind kLockKind{
+    .name = "Lock", .noun = "lock", .owned_verb = "held by", .owners = lock_owners};
+const internal::ObjectKind kStrictFIFOLockKind{
+    .name = "StrictFIFOLock", .noun = "lock", .owned_verb = "held by", .owners = lock_owners};
+const internal::ObjectKind kConditionKind{.name = "Condition", .noun = "condition"};
+const internal::ObjectKind kSemaphoreKind{.name = "Semaphore", .noun = "semaphore"};
+const internal::ObjectKind kCapacityLimiterKind{.name = "CapacityLimiter",
+                                                .noun = "limiter",
+                                                .owned_verb = "borrowed by",
+                                                .owners = limiter_borrowers};
+
+// ---- WaitQueue ---------------------------------------------------------------------------------
+
 void WaitQueue::wake_all_destroyed_() noexcept {
   internal::Runner* runner = internal::Runner::current();
   if (!runner || runner->tearing_down_) {  // the tasks may be gone already: only detach
@@ -216,14 +247,15 @@ void CapacityLimiter::set_total_tokens(int64_t total_tokens) {
 
 int64_t CapacityLimiter::available_tokens() const noexcept {
   if (total_tokens_ == kUnbounded) return kUnbounded;
-  return total_tokens_ - static_cast<int64_t>(borrowers_.size());
+  return total_tokens_ - static_cast<int64_t>(waiters_.borrowers.size());
 }
 
 detail::Attempt CapacityLimiter::try_acquire_(const void* borrower) {
-  if (std::find(borrowers_.begin(), borrowers_.end(), borrower) != borrowers_.end())
+  if (std::find(waiters_.borrowers.begin(), waiters_.borrowers.end(), borrower) !=
+      waiters_.borrowers.end())
     return detail::Attempt::kHeld;
   if (available_tokens() > 0 && waiters_.empty()) {
-    borrowers_.push_back(borrower);
+    waiters_.borrowers.push_back(borrower);
     return detail::Attempt::kDone;
   }
   return detail::Attempt::kWouldBlock;
@@ -251,23 +283,23 @@ void CapacityLimiter::acquire_on_behalf_of_nowait(const void* borrower) {
 void CapacityLimiter::release() { release_on_behalf_of(&lowlevel::current_task()); }
 
 void CapacityLimiter::release_on_behalf_of(const void* borrower) {
-  auto it = std::find(borrowers_.begin(), borrowers_.end(), borrower);
-  if (it == borrowers_.end())
+  auto it = std::find(waiters_.borrowers.begin(), waiters_.borrowers.end(), borrower);
+  if (it == waiters_.borrowers.end())
     throw RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens");
-  borrowers_.erase(it);
+  waiters_.borrowers.erase(it);
   wake_waiters_();
 }
 
 void CapacityLimiter::wake_waiters_() {
   while (!waiters_.empty() && available_tokens() > 0) {
     auto* w = static_cast<Waiter*>(waiters_.pop_front());
-    borrowers_.push_back(w->borrower);  // the token goes straight to the waiter
+    waiters_.borrowers.push_back(w->borrower);  // the token goes straight to the waiter
     lowlevel::reschedule(*w->task);
   }
 }
 
 CapacityLimiterStatistics CapacityLimiter::statistics() const {
-  return {borrowers_.size(), total_tokens_, borrowers_, waiters_.size()};
+  return {waiters_.borrowers.size(), total_tokens_, waiters_.borrowers, waiters_.size()};
 }
 
 namespace detail {

@@ -45,6 +45,22 @@
 // of this lock exited without releasing: <task>") when a Lock's owner exits holding it. Passing
 // a floating-point count where Trio raises TypeError does not compile.
 //
+// Names (for hang reports): every primitive can be named, with `set_name(name)` or as a
+// constructor argument — `trio::Lock lock("accounts[bob]")`, `trio::Event ready("config
+// loaded")`, `trio::CapacityLimiter pool(4, "db connections")`, `trio::Semaphore slots(3,
+// std::nullopt, "slots")`, `trio::Condition nonempty(lock, "queue not empty")` — and `name()`
+// returns it ("" if none). A DeadlockError's or a livelock report's task tree then says which
+// object each blocked task waits on and who holds it:
+//
+//   task transfer alice->bob: blocked on Lock.acquire of lock 'accounts[bob]' (held by task
+//       transfer bob->alice)
+//
+// An unnamed primitive shows as its kind and a number, "Lock#2": numbered per kind in the order
+// the run's reports first mention them, so the same seed gives the same numbers. Naming
+// allocates a copy of the name; an unnamed primitive costs one pointer and nothing on any path.
+// The recorded trace events (testing/trace.h) never contain names, so naming a primitive does
+// not change a trace or its hash. set_name and name are sync (not checkpoints).
+//
 // Not thread-safe: a primitive belongs to one run (use TrioToken to reach it from threads).
 #ifndef TRIO_RUNTIME_SYNC_H_
 #define TRIO_RUNTIME_SYNC_H_
@@ -55,6 +71,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -98,9 +115,13 @@ struct Waiter {
 // destroyed while tasks waited on it: a lifetime bug) wakes them with BrokenResourceError
 // "... destroyed while N task(s) were waiting on it (in Event.wait) ...", instead of leaving
 // them blocked forever. (When an abandoned run destroys its frames, it only detaches them.)
+//
+// The queue carries its primitive's label (kind and name) for hang reports: an awaiter parked in
+// it is found through the task's abort hook (Blocking::wait_target), and the report names the
+// primitive from the queue's label.
 class WaitQueue {
  public:
-  WaitQueue() = default;
+  explicit WaitQueue(const internal::ObjectKind& kind) noexcept : label_(kind) {}
   WaitQueue(const WaitQueue&) = delete;
   WaitQueue& operator=(const WaitQueue&) = delete;
   ~WaitQueue() {
@@ -111,6 +132,8 @@ class WaitQueue {
   bool empty() const noexcept { return head_ == nullptr; }
   size_t size() const noexcept { return size_; }
   Waiter* front() const noexcept { return head_; }
+  const internal::ObjectLabel& label() const noexcept { return label_; }
+  internal::ObjectLabel& label() noexcept { return label_; }
 
   void push_back(Waiter& w) noexcept {
     w.queue = this;
@@ -167,8 +190,22 @@ class WaitQueue {
   void wake_all_destroyed_() noexcept;
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
-  size_t size_ = 0;
+  internal::ObjectLabel label_;
+  // 32 bits (a waiter is a coroutine frame: there are never 2^32 of them), last: an Event's flag
+  // fits in the tail padding, so an Event stays four words (see Event).
+  uint32_t size_ = 0;
 };
+
+// ObjectKind::owners of a CapacityLimiter (its borrowers).
+void limiter_borrowers(const void* queue, std::vector<const void*>& out);
+
+// The kinds of the primitives below, for hang reports (object_label.h).
+extern const internal::ObjectKind kEventKind;
+extern const internal::ObjectKind kLockKind;
+extern const internal::ObjectKind kStrictFIFOLockKind;
+extern const internal::ObjectKind kConditionKind;
+extern const internal::ObjectKind kSemaphoreKind;
+extern const internal::ObjectKind kCapacityLimiterKind;
 
 inline Waiter::~Waiter() {
   if (queue) queue->remove(*this);
@@ -264,6 +301,11 @@ class Blocking final : internal::AbortHook {
     if (waiter_->queue) waiter_->queue->remove(*waiter_);
     return true;
   }
+  // For hang reports: the queue of the park (the only wait that installs this hook).
+  internal::WaitTarget wait_target(const internal::TaskRec&) const override {
+    const WaitQueue* q = waiter_->queue;
+    return q ? internal::WaitTarget{q, &q->label()} : internal::WaitTarget{};
+  }
 
   Step step_ = Step::kNone;
   internal::TaskRec* task_;
@@ -347,7 +389,9 @@ struct EventStatistics {
 //   event.set();             // idempotent; wakes every waiter; not a checkpoint
 class Event {
  public:
-  Event() = default;
+  Event() noexcept = default;
+  // An event named for hang reports (see the file comment).
+  explicit Event(std::string_view name) { set_name(name); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
@@ -360,12 +404,22 @@ class Event {
   // the task is cancelled). Otherwise a cancellable wait. Always a checkpoint.
   detail::EventWait wait();
   EventStatistics statistics() const noexcept { return {waiters_.size()}; }
+  // Names the event in hang reports ("Event.wait of event 'config loaded'"; unnamed:
+  // "Event#1"); "" makes it unnamed again. Sync.
+  void set_name(std::string_view name) { waiters_.label().set_name(name); }
+  std::string_view name() const noexcept { return waiters_.label().name(); }
 
  private:
   friend class detail::EventWait;
+  // The queue first and overlappable, so that flag_ takes its tail padding: four words, as
+  // before events had names (a std::deque<Event> indexes by a power of two, see
+  // bench/instructions.sh's event scenario).
+  [[no_unique_address]] detail::WaitQueue waiters_{detail::kEventKind};
   bool flag_ = false;
-  detail::WaitQueue waiters_;
 };
+#if defined(__x86_64__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(Event) == 32, "an Event is four words");
+#endif
 
 namespace detail {
 class [[nodiscard]] EventWait {
@@ -424,9 +478,14 @@ class LockImpl {
   // release a Lock you don't own") unless the caller holds it. Sync: not a checkpoint.
   void release();
   LockStatistics statistics() const noexcept;
+  // Names the lock in hang reports, which then say who holds it: "Lock.acquire of lock
+  // 'accounts[bob]' (held by task t)"; unnamed: "Lock#2". "" makes it unnamed again. Sync.
+  void set_name(std::string_view name) { lot_.set_name(name); }
+  std::string_view name() const noexcept { return lot_.name(); }
 
  protected:
-  explicit LockImpl(const char* waiting_on) : waiting_on_(waiting_on) {}
+  LockImpl(const char* waiting_on, const internal::ObjectKind& kind) noexcept
+      : lot_(kind), waiting_on_(waiting_on) {}
   ~LockImpl();
 
  private:
@@ -528,14 +587,18 @@ class [[nodiscard]] LockAcquire {
 // BrokenResourceError("Owner of this lock exited without releasing: <task name>").
 class Lock final : public detail::LockImpl {
  public:
-  Lock() : LockImpl("Lock.acquire") {}
+  Lock() noexcept : LockImpl("Lock.acquire", detail::kLockKind) {}
+  // A lock named for hang reports (see set_name).
+  explicit Lock(std::string_view name) : Lock() { set_name(name); }
 };
 
 // Trio's trio.StrictFIFOLock: a Lock that promises strict FIFO hand-off whatever the scheduler
 // does (today the same as Lock; using it documents that your code relies on the order).
 class StrictFIFOLock final : public detail::LockImpl {
  public:
-  StrictFIFOLock() : LockImpl("StrictFIFOLock.acquire") {}
+  StrictFIFOLock() noexcept : LockImpl("StrictFIFOLock.acquire", detail::kStrictFIFOLockKind) {}
+  // A lock named for hang reports (see set_name).
+  explicit StrictFIFOLock(std::string_view name) : StrictFIFOLock() { set_name(name); }
 };
 
 inline detail::LockAcquire detail::LockImpl::acquire() { return LockAcquire(*this); }
@@ -566,6 +629,11 @@ class Semaphore {
  public:
   // ValueError("initial value must be >= 0"), ValueError("max_values must be >= initial_value").
   explicit Semaphore(int64_t initial_value, std::optional<int64_t> max_value = std::nullopt);
+  // A semaphore named for hang reports (see set_name).
+  Semaphore(int64_t initial_value, std::optional<int64_t> max_value, std::string_view name)
+      : Semaphore(initial_value, max_value) {
+    set_name(name);
+  }
   // Trio raises TypeError for a float value.
   template <std::floating_point F>
   explicit Semaphore(F, std::optional<int64_t> = std::nullopt) = delete;
@@ -584,6 +652,10 @@ class Semaphore {
   // ValueError("semaphore released too many times") past max_value. Sync.
   void release();
   lowlevel::ParkingLotStatistics statistics() const noexcept { return {waiters_.size()}; }
+  // Names the semaphore in hang reports ("Semaphore.acquire of semaphore 'slots'"; unnamed:
+  // "Semaphore#1"); "" makes it unnamed again. Sync.
+  void set_name(std::string_view name) { waiters_.label().set_name(name); }
+  std::string_view name() const noexcept { return waiters_.label().name(); }
 
  private:
   friend class detail::SemaphoreAcquire;
@@ -594,7 +666,7 @@ class Semaphore {
   }
   int64_t value_;
   std::optional<int64_t> max_value_;
-  detail::WaitQueue waiters_;
+  detail::WaitQueue waiters_{detail::kSemaphoreKind};
 };
 
 namespace detail {
@@ -652,6 +724,10 @@ class CapacityLimiter {
   // total_tokens >= 0 (0 is allowed, as since Trio 0.32), or kUnbounded;
   // ValueError("total_tokens must be >= 0") otherwise.
   explicit CapacityLimiter(int64_t total_tokens);
+  // A limiter named for hang reports (see set_name).
+  CapacityLimiter(int64_t total_tokens, std::string_view name) : CapacityLimiter(total_tokens) {
+    set_name(name);
+  }
   template <std::floating_point F>
   explicit CapacityLimiter(F) = delete;  // Trio: TypeError
   CapacityLimiter(const CapacityLimiter&) = delete;
@@ -662,7 +738,7 @@ class CapacityLimiter {
   void set_total_tokens(int64_t total_tokens);
   template <std::floating_point F>
   void set_total_tokens(F) = delete;
-  size_t borrowed_tokens() const noexcept { return borrowers_.size(); }
+  size_t borrowed_tokens() const noexcept { return waiters_.borrowers.size(); }
   // total_tokens - borrowed_tokens (negative after a decrease; kUnbounded if unlimited).
   int64_t available_tokens() const noexcept;
 
@@ -680,18 +756,30 @@ class CapacityLimiter {
   void release();
   void release_on_behalf_of(const void* borrower);
   CapacityLimiterStatistics statistics() const;
+  // Names the limiter in hang reports, which then list its borrowers: "CapacityLimiter.acquire
+  // of limiter 'db connections' (borrowed by task a, task b)"; unnamed: "CapacityLimiter#1".
+  // "" makes it unnamed again. Sync.
+  void set_name(std::string_view name) { waiters_.label().set_name(name); }
+  std::string_view name() const noexcept { return waiters_.label().name(); }
 
  private:
   friend class detail::LimiterAcquire;
   struct Waiter : detail::Waiter {
     const void* borrower = nullptr;
   };
+  // The waiters and the borrowers in one object, so that a hang report, which finds a blocked
+  // task's queue, also finds who holds the tokens.
+  struct Queue : detail::WaitQueue {
+    Queue() noexcept : WaitQueue(detail::kCapacityLimiterKind) {}
+    // Who holds a token, in the order they got it.
+    std::vector<const void*> borrowers;
+  };
+  friend void detail::limiter_borrowers(const void* queue, std::vector<const void*>& out);
   detail::Attempt try_acquire_(const void* borrower);
   void wake_waiters_();
 
   int64_t total_tokens_;
-  std::vector<const void*> borrowers_;
-  detail::WaitQueue waiters_;
+  Queue waiters_;
 };
 
 namespace detail {
@@ -760,6 +848,9 @@ class Condition {
  public:
   Condition() : lock_(&own_lock_) {}
   explicit Condition(Lock& lock) : lock_(&lock) {}
+  // A condition named for hang reports (see set_name); its own lock stays unnamed.
+  explicit Condition(std::string_view name) : Condition() { set_name(name); }
+  Condition(Lock& lock, std::string_view name) : Condition(lock) { set_name(name); }
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
@@ -779,12 +870,17 @@ class Condition {
   void notify(size_t n = 1);
   void notify_all();
   ConditionStatistics statistics() const noexcept;
+  // Names the condition in hang reports ("Condition.wait of condition 'queue not empty'";
+  // unnamed: "Condition#1"). A notified waiter waits for the lock: the report then names the
+  // lock and its holder. "" makes it unnamed again. Sync.
+  void set_name(std::string_view name) { lot_.set_name(name); }
+  std::string_view name() const noexcept { return lot_.name(); }
 
  private:
   void check_owner_(const char* message) const;
   Lock own_lock_;
   Lock* lock_;
-  lowlevel::ParkingLot lot_;
+  lowlevel::ParkingLot lot_{detail::kConditionKind};
 };
 
 }  // namespace trio

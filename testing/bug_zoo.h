@@ -153,11 +153,11 @@ Task<> startup_scenario(Variant variant);
 
 struct Account {
   Account(std::string name, int id, int64_t balance)
-      : name(std::move(name)), id(id), balance(balance) {}
+      : name(std::move(name)), id(id), balance(balance), lock("accounts[" + this->name + "]") {}
   std::string name;
   int id;
   int64_t balance;
-  Lock lock;
+  Lock lock;  // named "accounts[<name>]", so that a hang report says which account's lock
 };
 
 // Moves `amount` holding both accounts' locks (the ledger write: 1 ms). Buggy: locks `from`,
@@ -166,7 +166,8 @@ struct Account {
 Task<> transfer(Account& from, Account& to, int64_t amount, Variant variant);
 
 // alice -> bob and bob -> alice, each arriving after 0..2 ms (from the run). Buggy: a
-// DeadlockError naming both transfers, blocked on Lock.acquire, when they arrive together.
+// DeadlockError when they arrive together, naming both transfers, blocked on Lock.acquire of
+// the other's account lock, held by the other transfer, and the cycle they form.
 Task<> transfer_scenario(Variant variant);
 
 // ---- 7. livelock -------------------------------------------------------------------------------

@@ -184,16 +184,28 @@ TEST(BugZooSiblingOrdering, CorrectStartUpPassesTheProperty) {
 // ---- 6. deadlock --------------------------------------------------------------------------------
 
 TEST(BugZooDeadlock, SweepReportsTheDeadlockWithBothTransfersInTheTaskTree) {
-  expect_sweep_finds(specimen("deadlock"),
-                     AllOf(HasSubstr("deadlock: every task is blocked"), HasSubstr("Task tree at"),
-                           HasSubstr("task transfer alice->bob: blocked on Lock.acquire"),
-                           HasSubstr("task transfer bob->alice: blocked on Lock.acquire")));
+  expect_sweep_finds(
+      specimen("deadlock"),
+      AllOf(HasSubstr("deadlock: every task is blocked"), HasSubstr("Task tree at"),
+            HasSubstr("task transfer alice->bob: blocked on Lock.acquire"),
+            HasSubstr("task transfer bob->alice: blocked on Lock.acquire"),
+            // The named lock each waits for, who holds it, and the cycle.
+            HasSubstr("task transfer alice->bob: blocked on Lock.acquire of lock "
+                      "'accounts[bob]' (held by task transfer bob->alice)\n"),
+            HasSubstr("task transfer bob->alice: blocked on Lock.acquire of lock "
+                      "'accounts[alice]' (held by task transfer alice->bob)\n"),
+            HasSubstr("deadlock cycle: task transfer alice->bob waits for lock 'accounts[bob]' "
+                      "held by task transfer bob->alice, which waits for lock 'accounts[alice]' "
+                      "held by task transfer alice->bob\n")));
 }
 
 TEST(BugZooDeadlock, CheckPropertyFindsAndShrinksIt) {
-  expect_property_finds_and_shrinks(specimen("deadlock"),
-                                    AllOf(HasSubstr("trio::DeadlockError: trio: deadlock"),
-                                          HasSubstr("blocked on Lock.acquire")));
+  expect_property_finds_and_shrinks(
+      specimen("deadlock"),
+      AllOf(HasSubstr("trio::DeadlockError: trio: deadlock"), HasSubstr("blocked on Lock.acquire"),
+            HasSubstr("deadlock cycle: task transfer alice->bob waits for lock 'accounts[bob]' "
+                      "held by task transfer bob->alice, which waits for lock 'accounts[alice]' "
+                      "held by task transfer alice->bob")));
 }
 
 TEST(BugZooDeadlock, CorrectLockOrderPassesTheProperty) {

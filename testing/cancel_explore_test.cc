@@ -335,38 +335,39 @@ TEST(CancelExplorationShrinking, NoShrinkingWhenTurnedOff) {
   EXPECT_FALSE(report.shrunk.has_value());
   EXPECT_EQ(report.shrink_runs, 0u);
   EXPECT_THAT(report.to_string(), HasSubstr("trace of that run:\n" + report.failures[0].trace));
+}
 
-  // The report says which scope it cancelled: its kind, its name and the file:line that opened it.
-  TEST(CancelExploration, ReportNamesTheCancelledScopesKindNameAndSite) {
-    bool slept = false;
-    int line = 0;
-    auto body = [&]() -> trio::Task<> {
-      slept = false;
-      auto sleeper = [&](trio::CancelScope& scope) -> trio::Task<> {
-        scope.set_name("the nap");
-        co_await trio::sleep(1s);
-        slept = true;
-      };
-      line = __LINE__ + 1;
-      co_await trio::move_on_after(10s, sleeper);
+// The report says which scope it cancelled: its kind, its name and the file:line that opened it.
+TEST(CancelExploration, ReportNamesTheCancelledScopesKindNameAndSite) {
+  bool slept = false;
+  int line = 0;
+  auto body = [&]() -> trio::Task<> {
+    slept = false;
+    auto sleeper = [&](trio::CancelScope& scope) -> trio::Task<> {
+      scope.set_name("the nap");
+      co_await trio::sleep(1s);
+      slept = true;
     };
-    auto invariants = [&] { return slept ? std::string() : std::string("the nap was cut short"); };
-    auto report = explore_cancellation(body, invariants, {.seed = 1});
-    ASSERT_FALSE(report.ok()) << report.to_string();
-    const std::string where =
-        "move_on_after \"the nap\" at testing/cancel_explore_test.cc:" + std::to_string(line);
-    EXPECT_EQ(report.failures.front().scope, where);
-    EXPECT_THAT(report.to_string(), HasSubstr("cancelling its only scope: " + where + ")"));
-  }
+    line = __LINE__ + 1;
+    co_await trio::move_on_after(10s, sleeper);
+  };
+  auto invariants = [&] { return slept ? std::string() : std::string("the nap was cut short"); };
+  auto report = explore_cancellation(body, invariants, {.seed = 1});
+  ASSERT_FALSE(report.ok()) << report.to_string();
+  const std::string where =
+      "move_on_after \"the nap\" at testing/cancel_explore_test.cc:" + std::to_string(line);
+  EXPECT_EQ(report.failures.front().scope, where);
+  EXPECT_THAT(report.to_string(), HasSubstr("cancelling its only scope: " + where + ")"));
+}
 
-  // An unnamed nursery's scope is described by its kind and the line of open_nursery.
-  TEST(CancelExploration, ReportNamesANurserysSite) {
-    FlagLock lock;
-    auto report =
-        explore_cancellation(lock_body(lock, use_lock_buggy), lock_released(lock), {.seed = 3});
-    ASSERT_FALSE(report.ok()) << report.to_string();
-    EXPECT_THAT(report.failures.front().scope,
-                ::testing::MatchesRegex("nursery at testing/cancel_explore_test.cc:[0-9]+"));
-  }
+// An unnamed nursery's scope is described by its kind and the line of open_nursery.
+TEST(CancelExploration, ReportNamesANurserysSite) {
+  FlagLock lock;
+  auto report =
+      explore_cancellation(lock_body(lock, use_lock_buggy), lock_released(lock), {.seed = 3});
+  ASSERT_FALSE(report.ok()) << report.to_string();
+  EXPECT_THAT(report.failures.front().scope,
+              ::testing::MatchesRegex("nursery at testing/cancel_explore_test.cc:[0-9]+"));
+}
 
 }  // namespace

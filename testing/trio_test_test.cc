@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/sync.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 #include "testing/failure_capture.h"
@@ -297,6 +298,31 @@ TEST(TrioTestFailure, DeadlockIsReportedInsteadOfHanging) {
       [] { run_test_body(kSite, {}, []() -> Task<> { co_await trio::sleep_forever(); }); });
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_THAT(failures[0].message(), HasSubstr("TRIO_TEST body raised trio::DeadlockError"));
+}
+
+TEST(TrioTestFailure, ALockOrderDeadlockNamesTheLocksTheirHoldersAndTheCycle) {
+  auto failures = failures_of([] {
+    run_test_body(kSite, {}, []() -> Task<> {
+      trio::Lock inbox("inbox"), outbox("outbox");
+      co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+        for (int i = 0; i < 2; ++i) {
+          n.start_soon(trio::TaskName(i == 0 ? "reader" : "writer"), [&, i]() -> Task<> {
+            trio::LockGuard held = co_await (i == 0 ? inbox : outbox).acquire_guard();
+            co_await trio::sleep(1ms);
+            co_await (i == 0 ? outbox : inbox).acquire();
+          });
+        }
+        co_return;
+      });
+    });
+  });
+  ASSERT_EQ(failures.size(), 1u);
+  const std::string& message = failures[0].message();
+  EXPECT_THAT(message, HasSubstr("TRIO_TEST body raised trio::DeadlockError"));
+  EXPECT_THAT(message, HasSubstr("task reader: blocked on Lock.acquire of lock 'outbox' (held by "
+                                 "task writer)\n"));
+  EXPECT_THAT(message, HasSubstr("deadlock cycle: task reader waits for lock 'outbox' held by task "
+                                 "writer, which waits for lock 'inbox' held by task reader\n"));
 }
 
 TEST(TrioTestFailure, LeakedFrameIsReportedWithItsCount) {

@@ -26,6 +26,7 @@
 #include "runtime/errors.h"
 #include "runtime/instrument.h"
 #include "runtime/internal/cancel_status.h"
+#include "runtime/internal/hang_report.h"
 #include "runtime/internal/task_record.h"
 #include "runtime/io_backend.h"
 #include "runtime/run_options.h"
@@ -305,7 +306,10 @@ class Runner {
   // Unique among the process's runs (never 0): tells a registration made in this run from one
   // left behind by an abandoned run, whose storage is gone.
   uint64_t run_id() const { return run_id_; }
-  // A human-readable dump of the task tree (for deadlock reports).
+  // A human-readable dump of the task tree (for deadlock and livelock reports): every task, what
+  // it waits on (the object, named or numbered, and its owners: see hang_report.h), its cancel
+  // scopes and nurseries; then a "deadlock cycle: ..." line for each cycle of tasks waiting for
+  // each other's objects.
   std::string task_tree() const;
 
   // Set while an abandoned run destroys its frames (destructors skip their checks).
@@ -389,6 +393,9 @@ class Runner {
   std::exception_ptr main_exception_;
   std::exception_ptr internal_error_;
   std::unordered_map<const void*, std::shared_ptr<void>> run_vars_;
+  // The numbers unnamed objects get in this run's reports (task_tree(), which is const: they
+  // are assigned when a report first mentions an object).
+  mutable ObjectNumbers object_numbers_;
   std::deque<BreakerLink> breaker_links_;
   BreakerLink* free_breaker_links_ = nullptr;
   Runner* previous_ = nullptr;

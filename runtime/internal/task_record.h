@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/internal/object_label.h"
+
 namespace trio {
 class Nursery;
 class CancelScope;
@@ -52,6 +54,12 @@ struct AbortHook {
   // The same for a KeyboardInterrupt delivered to the main task (Trio passes the hook a
   // raise_cancel that raises it). true: the runtime reschedules the task with it.
   virtual bool try_abort_keyboard_interrupt(struct TaskRec& task) { return try_abort(task); }
+  // For hang reports only (never on a hot path): the wait queue the blocked `task` is linked
+  // into, if the wait has one (see object_label.h).
+  virtual WaitTarget wait_target(const struct TaskRec& task) const {
+    (void)task;
+    return {};
+  }
 
  protected:
   ~AbortHook() = default;
@@ -94,9 +102,10 @@ struct TaskRec {
   void* custom_sleep_data = nullptr;
   TaskRec* lot_prev = nullptr;  // membership in a ParkingLot (custom_sleep_data is the lot)
   TaskRec* lot_next = nullptr;
-  // What the task is blocked on, for introspection and deadlock reports ("sleep",
-  // "Event.wait", "Lock.acquire", "nursery exit", ...). For parking-lot waits,
-  // custom_sleep_data is the lot.
+  // What the task is blocked on, for introspection, traces and deadlock reports ("sleep",
+  // "Event.wait", "Lock.acquire", "nursery exit", ...): the kind of wait, never the object (the
+  // reports find the object through `abort`, see AbortHook::wait_target). For parking-lot
+  // waits, custom_sleep_data is the lot.
   const char* waiting_on = nullptr;
 
   // ---- identity ----
