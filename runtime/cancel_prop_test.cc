@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cancel_model.h"
-#include "runtime/cancel_prop_gen.h"
+#include "runtime/testing/cancel_model.h"
+#include "runtime/testing/cancel_prop_gen.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 

@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "runtime/channel.h"
-#include "runtime/sim_test_support.h"
+#include "runtime/testing/sim_test_support.h"
 #include "runtime/trio.h"
 
 namespace {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "runtime/channel.h"
-#include "runtime/sim_test_support.h"
+#include "runtime/testing/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 

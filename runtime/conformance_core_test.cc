@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "runtime/conformance_interp.h"
+#include "runtime/testing/conformance_interp.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/conformance_interp.h"
+#include "runtime/testing/conformance_interp.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "runtime/channel.h"
-#include "runtime/sim_test_support.h"
 #include "runtime/sync.h"
+#include "runtime/testing/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 

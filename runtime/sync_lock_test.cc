@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/sim_test_support.h"
 #include "runtime/sync.h"
+#include "runtime/testing/sim_test_support.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 

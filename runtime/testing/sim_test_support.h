@@ -3,8 +3,8 @@
 // Test-only helpers shared by the runtime's primitive tests: run a body on an autojump
 // MockClock and check that no frame leaked; assert whether a statement is a checkpoint (using
 // the running task's cancel-point and schedule-point counters).
-#ifndef TRIO_RUNTIME_SIM_TEST_SUPPORT_H_
-#define TRIO_RUNTIME_SIM_TEST_SUPPORT_H_
+#ifndef TRIO_RUNTIME_TESTING_SIM_TEST_SUPPORT_H_
+#define TRIO_RUNTIME_TESTING_SIM_TEST_SUPPORT_H_
 
 #include <gtest/gtest.h>
 
@@ -66,4 +66,4 @@ inline Points points() {
     EXPECT_EQ(after_.schedule, before_.schedule);            \
   } while (0)
 
-#endif  // TRIO_RUNTIME_SIM_TEST_SUPPORT_H_
+#endif  // TRIO_RUNTIME_TESTING_SIM_TEST_SUPPORT_H_

@@ -13,8 +13,8 @@
 //   INSTANTIATE_TEST_SUITE_P(Sync, SyncConformance,
 //                            ::testing::ValuesIn(conformance::corpus_programs("sync")),
 //                            conformance::program_test_name);
-#ifndef TRIO_RUNTIME_CONFORMANCE_INTERP_H_
-#define TRIO_RUNTIME_CONFORMANCE_INTERP_H_
+#ifndef TRIO_RUNTIME_TESTING_CONFORMANCE_INTERP_H_
+#define TRIO_RUNTIME_TESTING_CONFORMANCE_INTERP_H_
 
 #include <gtest/gtest.h>
 
@@ -90,4 +90,4 @@ std::string program_test_name(const ::testing::TestParamInfo<std::string>& info)
 
 }  // namespace conformance
 
-#endif  // TRIO_RUNTIME_CONFORMANCE_INTERP_H_
+#endif  // TRIO_RUNTIME_TESTING_CONFORMANCE_INTERP_H_

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
-#include "runtime/conformance_interp.h"
+#include "runtime/testing/conformance_interp.h"
 
 #include <dirent.h>
 

@@ -4,7 +4,7 @@
 // coroutines, no exception_ptr, no cancel-status objects — a task is a stack of frames that
 // `advance` walks, an exception is a value, and "which scope catches" is the one-line rule of
 // spec §2.3 evaluated over a vector of statuses.
-#include "runtime/cancel_model.h"
+#include "runtime/testing/cancel_model.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -18,8 +18,8 @@
 //   §2.8  errors are collected into a group that the nursery scope then strips.
 // The log it writes is the one ../shared/conformance/run_trio.py writes for real Trio, so the
 // model can be (and was, while it was written) checked against that corpus.
-#ifndef TRIO_RUNTIME_CANCEL_MODEL_H_
-#define TRIO_RUNTIME_CANCEL_MODEL_H_
+#ifndef TRIO_RUNTIME_TESTING_CANCEL_MODEL_H_
+#define TRIO_RUNTIME_TESTING_CANCEL_MODEL_H_
 
 #include <cstdint>
 #include <map>
@@ -121,4 +121,4 @@ bool same(const Outcome& a, const Outcome& b);
 
 }  // namespace trio::cancel_model
 
-#endif  // TRIO_RUNTIME_CANCEL_MODEL_H_
+#endif  // TRIO_RUNTIME_TESTING_CANCEL_MODEL_H_

@@ -8,8 +8,8 @@
 // built from rapidcheck combinators so that shrinking can delete any statement of any block
 // (not only trailing ones) and turn a compound statement into a sleep; ids and tags are
 // assigned afterwards in pre-order, so a shrunk program reads "scope 1, nursery 2, ...".
-#ifndef TRIO_RUNTIME_CANCEL_PROP_GEN_H_
-#define TRIO_RUNTIME_CANCEL_PROP_GEN_H_
+#ifndef TRIO_RUNTIME_TESTING_CANCEL_PROP_GEN_H_
+#define TRIO_RUNTIME_TESTING_CANCEL_PROP_GEN_H_
 
 #include <rapidcheck.h>
 
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/cancel_model.h"
+#include "runtime/testing/cancel_model.h"
 
 namespace trio::cancel_model {
 
@@ -243,4 +243,4 @@ inline rc::Gen<Block> program(GenOptions opt) {
 
 }  // namespace trio::cancel_model
 
-#endif  // TRIO_RUNTIME_CANCEL_PROP_GEN_H_
+#endif  // TRIO_RUNTIME_TESTING_CANCEL_PROP_GEN_H_
