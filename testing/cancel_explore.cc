@@ -18,53 +18,33 @@
 #include "testing/trace.h"
 
 namespace trio::testing {
+void CancelInjector::at_cancel_point(lowlevel::TaskRecord& task) {
+  if (task.is_system || task.is_init) return;
+  const uint64_t k = count++;
+  ++per_task[task.name()];
+  if (k != target_point_) return;
+  reached = true;
+  task_name = task.name();
+  std::vector<CancelScope*> scopes = lowlevel::enclosing_scopes(task);
+  // The run's own scopes (the system nursery's, around the main task) are not the body's:
+  // cancelling them cancels the run itself, which then raises Cancelled.
+  const std::vector<CancelScope*> run_scopes =
+      lowlevel::enclosing_scopes(lowlevel::current_root_task());
+  std::erase_if(scopes, [&](CancelScope* s) {
+    return std::find(run_scopes.begin(), run_scopes.end(), s) != run_scopes.end();
+  });
+  scope_count = scopes.size();
+  if (scopes.empty()) return;
+  size_t i = target_ == CancelTarget::kOutermost ? scopes.size() - 1 : scope_index_;
+  if (i >= scopes.size()) return;
+  chosen_scope = i;
+  scope_description = scopes[i]->description();
+  scopes[i]->cancel("injected at cancel point " + std::to_string(k));
+}
+
 namespace {
 
 constexpr uint64_t kNoPoint = UINT64_MAX;
-
-// Counts the cancel points of user tasks; at point `target_point` cancels scope `scope_index`.
-class Injector : public CancelPointHook {
- public:
-  Injector(uint64_t target_point, size_t scope_index, CancelTarget target)
-      : target_point_(target_point), scope_index_(scope_index), target_(target) {}
-
-  void at_cancel_point(lowlevel::TaskRecord& task) override {
-    if (task.is_system || task.is_init) return;
-    const uint64_t k = count_++;
-    ++per_task_[task.name()];
-    if (k != target_point_) return;
-    reached_ = true;
-    task_ = task.name();
-    std::vector<CancelScope*> scopes = lowlevel::enclosing_scopes(task);
-    // The run's own scopes (the system nursery's, around the main task) are not the body's:
-    // cancelling them cancels the run itself, which then raises Cancelled.
-    const std::vector<CancelScope*> run_scopes =
-        lowlevel::enclosing_scopes(lowlevel::current_root_task());
-    std::erase_if(scopes, [&](CancelScope* s) {
-      return std::find(run_scopes.begin(), run_scopes.end(), s) != run_scopes.end();
-    });
-    scope_count_ = scopes.size();
-    if (scopes.empty()) return;
-    size_t i = target_ == CancelTarget::kOutermost ? scopes.size() - 1 : scope_index_;
-    if (i >= scopes.size()) return;
-    chosen_scope_ = i;
-    scope_description_ = scopes[i]->description();
-    scopes[i]->cancel("injected at cancel point " + std::to_string(k));
-  }
-
-  uint64_t count_ = 0;
-  std::map<std::string, uint64_t> per_task_;
-  bool reached_ = false;
-  std::string task_;
-  size_t scope_count_ = 0;
-  size_t chosen_scope_ = 0;
-  std::string scope_description_;  // the cancelled scope's kind, name and site
-
- private:
-  uint64_t target_point_;
-  size_t scope_index_;
-  CancelTarget target_;
-};
 
 struct RunOutcome {
   std::string what;  // "" = every invariant held
@@ -76,7 +56,7 @@ struct RunOutcome {
 // else from options.seed.
 RunOutcome run_once(const std::function<Task<>()>& body,
                     const std::function<std::string()>& invariants,
-                    const CancelExploreOptions& options, Injector& injector,
+                    const CancelExploreOptions& options, CancelInjector& injector,
                     ChoiceSource* choices = nullptr) {
   MockClock clock;
   clock.set_autojump_threshold(Duration(0));
@@ -203,17 +183,17 @@ class FailureShrinker {
                                            std::vector<Choice>* choices = nullptr) {
     ++runs_;
     ReplayChoiceSource replay(std::move(values));
-    Injector injector(point, failure_.scope_index,
-                      options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
-                                                                  : CancelTarget::kEach);
+    CancelInjector injector(point, failure_.scope_index,
+                            options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
+                                                                        : CancelTarget::kEach);
     RunOutcome outcome = run_once(body_, invariants_, options_, injector, &replay);
     if (choices) *choices = replay.choices();
-    if (outcome.what.empty() || !injector.reached_) return std::nullopt;
+    if (outcome.what.empty() || !injector.reached) return std::nullopt;
     CancelPointFailure f;
     f.point = point;
-    f.task = injector.task_;
-    f.scope_index = injector.chosen_scope_;
-    f.scope_count = injector.scope_count_;
+    f.task = injector.task_name;
+    f.scope_index = injector.chosen_scope;
+    f.scope_count = injector.scope_count;
     f.what = std::move(outcome.what);
     f.trace = format_report_trace(outcome.events, options_.max_trace_lines);
     f.choices = replay.choice_string();
@@ -225,9 +205,9 @@ class FailureShrinker {
   std::optional<CancelPointFailure> first_failing_point_by_default() {
     ++runs_;
     ReplayChoiceSource replay({});
-    Injector counter(kNoPoint, 0, options_.target);
+    CancelInjector counter(kNoPoint, 0, options_.target);
     if (!run_once(body_, invariants_, options_, counter, &replay).what.empty()) return std::nullopt;
-    for (uint64_t k = 0; k < counter.count_ && budget_left(); ++k)
+    for (uint64_t k = 0; k < counter.count && budget_left(); ++k)
       if (auto f = run_at(k, {})) return f;
     return std::nullopt;
   }
@@ -246,9 +226,9 @@ class FailureShrinker {
       source = &recording.emplace(options_.seed);
     }
     ++runs_;
-    Injector injector(failure_.point, failure_.scope_index,
-                      options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
-                                                                  : CancelTarget::kEach);
+    CancelInjector injector(failure_.point, failure_.scope_index,
+                            options_.target == CancelTarget::kOutermost ? CancelTarget::kOutermost
+                                                                        : CancelTarget::kEach);
     if (run_once(body_, invariants_, options_, injector, source).what.empty()) return std::nullopt;
     std::vector<Choice> best_choices = source->choices();
     std::optional<CancelPointFailure> best;
@@ -332,17 +312,17 @@ std::string CancelExploreReport::to_string() const {
 std::optional<CancelPointFailure> run_with_cancellation(
     const std::function<Task<>()>& body, const std::function<std::string()>& invariants,
     uint64_t point, size_t scope_index, const CancelExploreOptions& options) {
-  Injector injector(
+  CancelInjector injector(
       point, scope_index,
       options.target == CancelTarget::kOutermost ? CancelTarget::kOutermost : CancelTarget::kEach);
   RunOutcome outcome = run_once(body, invariants, options, injector);
   if (outcome.what.empty()) return std::nullopt;
   CancelPointFailure f;
   f.point = point;
-  f.task = injector.reached_ ? injector.task_ : "(point not reached)";
-  f.scope_index = injector.chosen_scope_;
-  f.scope_count = injector.scope_count_;
-  f.scope = std::move(injector.scope_description_);
+  f.task = injector.reached ? injector.task_name : "(point not reached)";
+  f.scope_index = injector.chosen_scope;
+  f.scope_count = injector.scope_count;
+  f.scope = std::move(injector.scope_description);
   f.what = std::move(outcome.what);
   f.trace = std::move(outcome.trace);
   f.choices = options.choices;
@@ -366,9 +346,9 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
     report.scheduling = replay.scheduling;
     report.runs = 1;
     if (!token->cancel_point) {
-      Injector counter(kNoPoint, 0, options.target);
+      CancelInjector counter(kNoPoint, 0, options.target);
       RunOutcome baseline = run_once(body, invariants, replay, counter);
-      report.cancel_points = counter.count_;
+      report.cancel_points = counter.count;
       if (!baseline.what.empty())
         report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
       return report;
@@ -383,10 +363,10 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
     return report;
   }
   {
-    Injector counter(kNoPoint, 0, options.target);
+    CancelInjector counter(kNoPoint, 0, options.target);
     RunOutcome baseline = run_once(body, invariants, options, counter);
-    report.cancel_points = counter.count_;
-    report.per_task = std::move(counter.per_task_);
+    report.cancel_points = counter.count;
+    report.per_task = std::move(counter.per_task);
     if (!baseline.what.empty()) {
       report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
       return report;
@@ -406,17 +386,18 @@ CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
   for (uint64_t k : points) {
     size_t scope_count = 1;
     for (size_t s = 0; s < scope_count; ++s) {
-      Injector injector(k, s, options.target);
+      CancelInjector injector(k, s, options.target);
       RunOutcome outcome = run_once(body, invariants, options, injector);
       ++report.runs;
-      if (options.target == CancelTarget::kEach) scope_count = injector.scope_count_;
+      if (options.target == CancelTarget::kEach) scope_count = injector.scope_count;
       if (outcome.what.empty()) continue;
       CancelPointFailure f;
       f.point = k;
-      f.task = injector.reached_ ? injector.task_ : "(point not reached: nondeterministic body?)";
-      f.scope_index = injector.chosen_scope_;
-      f.scope_count = injector.scope_count_;
-      f.scope = std::move(injector.scope_description_);
+      f.task =
+          injector.reached ? injector.task_name : "(point not reached: nondeterministic body?)";
+      f.scope_index = injector.chosen_scope;
+      f.scope_count = injector.scope_count;
+      f.scope = std::move(injector.scope_description);
       f.what = std::move(outcome.what);
       f.trace = std::move(outcome.trace);
       report.failures.push_back(std::move(f));

@@ -49,6 +49,31 @@ enum class CancelTarget : uint8_t {
   kEach,       // every enclosing scope in turn: one run per (point, scope)
 };
 
+// The cancellation injector shared by explore_cancellation and sweep() (a RunOptions::
+// cancel_point_hook): counts the cancel points of user tasks and, at point `target_point`,
+// cancels the enclosing scope `scope_index` (0 = innermost; the outermost with
+// CancelTarget::kOutermost). The run's own scopes (the system nursery's, around the main task)
+// are never cancelled: cancelling them would cancel the run itself.
+class CancelInjector final : public CancelPointHook {
+ public:
+  CancelInjector(uint64_t target_point, size_t scope_index, CancelTarget target)
+      : target_point_(target_point), scope_index_(scope_index), target_(target) {}
+  void at_cancel_point(lowlevel::TaskRecord& task) override;
+
+  uint64_t count = 0;                        // cancel points reached so far
+  std::map<std::string, uint64_t> per_task;  // cancel points per task name
+  bool reached = false;                      // the target point was reached
+  std::string task_name;                     // the task that reached it
+  size_t scope_count = 0;                    // scopes enclosing it (the run's own excluded)
+  size_t chosen_scope = 0;                   // the one cancelled
+  std::string scope_description;             // its kind, name and site
+
+ private:
+  uint64_t target_point_;
+  size_t scope_index_;
+  CancelTarget target_;
+};
+
 struct CancelExploreOptions {
   uint64_t seed = 0;
   SchedulingPolicy scheduling = SchedulingPolicy::kCoinFlip;

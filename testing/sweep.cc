@@ -118,46 +118,6 @@ std::string sanitize(const std::string& name) {
 
 constexpr uint64_t kNoPoint = UINT64_MAX;
 
-// Counts the cancel points of user tasks; at point `target_point` cancels the enclosing scope
-// `scope_index` (0 = innermost; the outermost with CancelTarget::kOutermost). The run's own
-// scopes are never cancelled. (explore_cancellation's rule, cancel_explore.h.)
-class CancelInjector final : public CancelPointHook {
- public:
-  CancelInjector(uint64_t target_point, size_t scope_index, CancelTarget target)
-      : target_point_(target_point), scope_index_(scope_index), target_(target) {}
-
-  void at_cancel_point(lowlevel::TaskRecord& task) override {
-    if (task.is_system || task.is_init) return;
-    const uint64_t k = count++;
-    if (k != target_point_) return;
-    reached = true;
-    task_name = task.name();
-    std::vector<CancelScope*> scopes = lowlevel::enclosing_scopes(task);
-    const std::vector<CancelScope*> run_scopes =
-        lowlevel::enclosing_scopes(lowlevel::current_root_task());
-    std::erase_if(scopes, [&](CancelScope* s) {
-      return std::find(run_scopes.begin(), run_scopes.end(), s) != run_scopes.end();
-    });
-    scope_count = scopes.size();
-    if (scopes.empty()) return;
-    const size_t i = target_ == CancelTarget::kOutermost ? scopes.size() - 1 : scope_index_;
-    if (i >= scopes.size()) return;
-    chosen_scope = i;
-    scopes[i]->cancel("injected at cancel point " + std::to_string(k));
-  }
-
-  uint64_t count = 0;
-  bool reached = false;
-  std::string task_name;
-  size_t scope_count = 0;
-  size_t chosen_scope = 0;
-
- private:
-  uint64_t target_point_;
-  size_t scope_index_;
-  CancelTarget target_;
-};
-
 // What one run is: the seed's decisions or replayed choices, and an injected cancellation.
 struct RunSpec {
   uint64_t seed = 0;
