@@ -13,7 +13,7 @@ set -uo pipefail
 RULES=(
   'clock_gettime|gettimeofday|steady_clock|system_clock|high_resolution_clock|\btime\(NULL\) @@ (runtime/clock|simclock/mock_clock|testing/sweep)\.cc$'
   'epoll_(create|ctl|wait|pwait) @@ runtime/epoll_backend\.cc$'
-  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(socket|resolver)[a-z_]*\.cc$'
+  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.cc$'
   'nanosleep|usleep|\bsleep_for\(|this_thread::sleep @@ runtime/epoll_backend\.cc$'
   'random_device|\brand\(|\bsrand\(|\brandom\(\) @@ runtime/choice\.cc$'
 )

@@ -6,8 +6,8 @@
 // CapacityLimiter, a memory channel) carries an ObjectLabel in its wait queue: one pointer, to
 // the static description of its kind while it is unnamed, or to a heap record of its kind and
 // the name the user gave it (`set_name`). A blocked task reaches the queue it is linked into
-// through its abort hook (AbortHook::wait_target), so the reports (runtime/hang_report.cc) can
-// say which object each task waits for and who holds it:
+// through its abort hook (AbortHook::wait_target), so the reports (runtime/internal/hang_report.cc)
+// can say which object each task waits for and who holds it:
 //
 //   task a: blocked on Lock.acquire of lock 'accounts[bob]' (held by task b)
 //   task c: blocked on Event.wait of Event#1
