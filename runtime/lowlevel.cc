@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/internal/runner.h"
 #include "runtime/nursery.h"
 #include "runtime/sleep.h"
@@ -112,9 +113,10 @@ ParkingLot::~ParkingLot() {
   if (!runner || runner->tearing_down_) return;
   while (breaker_links_) detail::unlink_breaker(breaker_links_);
   if (head_) {
-    const std::string msg = "ParkingLot destroyed while " + std::to_string(size_) +
-                            " task(s) were parked in it: destroy a lot (or the primitive that "
-                            "owns it) only after its waiters have left";
+    const std::string msg = absl::StrCat(
+        "ParkingLot destroyed while ", size_,
+        " task(s) were parked in it: destroy a lot (or the primitive that owns it) only after "
+        "its waiters have left");
     while (head_) {
       TaskRecord* t = pop_front_();
       t->runner->reschedule(t, std::make_exception_ptr(BrokenResourceError(msg)));
@@ -309,8 +311,8 @@ void TrioToken::run_sync_soon(void (*fn)(void*), void* arg) const {
   auto* st = static_cast<internal::TokenState*>(state_.get());
   if (try_run_sync_soon(fn, arg)) return;
   if (st->closed.load()) throw RunFinishedError();
-  throw RuntimeError("run_sync_soon: the queue is full (" +
-                     std::to_string(internal::kRunSyncSoonCapacity) + " callbacks pending)");
+  throw RuntimeError(absl::StrCat("run_sync_soon: the queue is full (",
+                                  internal::kRunSyncSoonCapacity, " callbacks pending)"));
 }
 
 void TrioToken::run_sync_soon(std::function<void()> fn) const {

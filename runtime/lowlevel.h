@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
 #include "runtime/instrument.h"
 #include "runtime/internal/runner.h"
@@ -457,7 +458,7 @@ template <class T>
 T& RunVar<T>::get() {
   std::optional<T>* s = slot(true);
   if (!s->has_value()) {
-    if (!default_) throw LookupError("RunVar '" + name_ + "' has no value");
+    if (!default_) throw LookupError(absl::StrCat("RunVar '", name_, "' has no value"));
     s->emplace(*default_);
   }
   return **s;
