@@ -91,7 +91,7 @@ std::string BaseExceptionGroup::format_tree() const {
 }
 
 std::pair<std::exception_ptr, std::exception_ptr> BaseExceptionGroup::split(
-    const std::function<bool(const std::exception_ptr&)>& pred) const {
+    absl::FunctionRef<bool(const std::exception_ptr&)> pred) const {
   std::vector<std::exception_ptr> match, rest;
   std::vector<std::string> match_src, rest_src;
   for (size_t i = 0; i < exceptions_.size(); ++i) {

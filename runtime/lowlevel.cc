@@ -2,6 +2,7 @@
 #include "runtime/lowlevel.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/runner.h"
@@ -315,18 +316,14 @@ void TrioToken::run_sync_soon(void (*fn)(void*), void* arg) const {
                                   internal::kRunSyncSoonCapacity, " callbacks pending)"));
 }
 
-void TrioToken::run_sync_soon(std::function<void()> fn) const {
-  auto* holder = new std::function<void()>(std::move(fn));
-  auto call = [](void* p) {
-    std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
-    (*f)();
-  };
-  try {
-    run_sync_soon(call, holder);
-  } catch (...) {
-    delete holder;
-    throw;
-  }
+void TrioToken::run_sync_soon(absl::AnyInvocable<void()> fn) const {
+  // The queue carries (fn, arg) pairs: the callable travels as a heap pointer, which the
+  // trampoline frees after the call once the queue has accepted it.
+  using Callable = absl::AnyInvocable<void()>;
+  auto holder = std::make_unique<Callable>(std::move(fn));
+  auto call = [](void* p) { std::unique_ptr<Callable>(static_cast<Callable*>(p))->operator()(); };
+  run_sync_soon(call, holder.get());
+  (void)holder.release();  // accepted: the trampoline owns it now
 }
 
 TrioToken current_trio_token() {
