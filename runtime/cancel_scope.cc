@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/internal/runner.h"
 #include "runtime/lowlevel.h"
 
@@ -224,15 +225,8 @@ const char* scope_kind_name(ScopeKind kind) {
 std::string CancelScope::description() const {
   if (kind_ == ScopeKind::kSystemNursery) return "the system nursery";
   std::string out = scope_kind_name(kind_);
-  if (name_) {
-    out += " \"";
-    out += name_;
-    out += '"';
-  }
-  out += " at ";
-  out += site_file_;
-  out += ':';
-  out += std::to_string(site_line_);
+  if (name_) absl::StrAppend(&out, " \"", name_, "\"");
+  absl::StrAppend(&out, " at ", site_file_, ":", site_line_);
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <system_error>
 
+#include "absl/cleanup/cleanup.h"
 #include "runtime/errors.h"
 #include "runtime/lowlevel.h"
 
@@ -96,12 +97,9 @@ void EpollBackend::register_waiter(int fd, IoDirection direction, internal::Task
                                 ? "another task is already reading this fd"
                                 : "another task is already writing this fd");
   slot = task;
-  try {
-    update_interest(fd);
-  } catch (...) {
-    slot = nullptr;
-    throw;
-  }
+  absl::Cleanup unregister = [&slot] { slot = nullptr; };  // if update_interest throws
+  update_interest(fd);
+  std::move(unregister).Cancel();
   ++waiters_;
   ++(direction == IoDirection::kRead ? readers_ : writers_);
 }

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 #include "runtime/errors.h"
 
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "runtime/internal/cancelled_access.h"
 
 namespace trio {
@@ -38,17 +44,9 @@ Cancelled::Cancelled(Source source, bool has_reason, std::string reason, std::st
 const char* Cancelled::source_name() const { return kSourceNames[static_cast<int>(source_)]; }
 
 std::string Cancelled::to_string() const {
-  std::string s = "cancelled due to ";
-  s += source_name();
-  if (has_reason_) {
-    s += " with reason '";
-    s += reason_;
-    s += "'";
-  }
-  if (!source_task_.empty()) {
-    s += " from task ";
-    s += source_task_;
-  }
+  std::string s = absl::StrCat("cancelled due to ", source_name());
+  if (has_reason_) absl::StrAppend(&s, " with reason '", reason_, "'");
+  if (!source_task_.empty()) absl::StrAppend(&s, " from task ", source_task_);
   return s;
 }
 
@@ -69,38 +67,31 @@ BaseExceptionGroup::BaseExceptionGroup(std::string message,
 }
 
 std::string BaseExceptionGroup::to_string() const {
-  return message_ + " (" + std::to_string(exceptions_.size()) +
-         (exceptions_.size() == 1 ? " sub-exception)" : " sub-exceptions)");
+  return absl::StrCat(message_, " (", exceptions_.size(),
+                      exceptions_.size() == 1 ? " sub-exception)" : " sub-exceptions)");
 }
 
 std::string BaseExceptionGroup::format_tree() const {
-  std::string out = to_string() + "\n";
+  std::string out = absl::StrCat(to_string(), "\n");
   for (size_t i = 0; i < exceptions_.size(); ++i) {
     std::exception_ptr keep;
     std::string prefix = "+-- ";
-    if (!source_tasks_[i].empty()) prefix += "[task " + source_tasks_[i] + "] ";
+    if (!source_tasks_[i].empty()) absl::StrAppend(&prefix, "[task ", source_tasks_[i], "] ");
     if (const BaseExceptionGroup* g = as_group(exceptions_[i], &keep)) {
-      std::string sub = g->format_tree();
-      out += prefix;
-      size_t start = 0;
-      bool first = true;
-      while (start < sub.size()) {
-        size_t end = sub.find('\n', start);
-        if (end == std::string::npos) end = sub.size();
-        if (!first) out += "    ";
-        out += sub.substr(start, end - start) + "\n";
-        first = false;
-        start = end + 1;
-      }
+      // A nested tree (never empty; it ends with a newline) is indented under the prefix.
+      const std::string sub = g->format_tree();
+      std::vector<absl::string_view> lines = absl::StrSplit(sub, '\n');
+      if (lines.back().empty()) lines.pop_back();
+      absl::StrAppend(&out, prefix, absl::StrJoin(lines, "\n    "), "\n");
     } else {
-      out += prefix + describe(exceptions_[i]) + "\n";
+      absl::StrAppend(&out, prefix, describe(exceptions_[i]), "\n");
     }
   }
   return out;
 }
 
 std::pair<std::exception_ptr, std::exception_ptr> BaseExceptionGroup::split(
-    const std::function<bool(const std::exception_ptr&)>& pred) const {
+    absl::FunctionRef<bool(const std::exception_ptr&)> pred) const {
   std::vector<std::exception_ptr> match, rest;
   std::vector<std::string> match_src, rest_src;
   for (size_t i = 0; i < exceptions_.size(); ++i) {
@@ -159,7 +150,7 @@ std::string describe(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const Cancelled& c) {
-    return "Cancelled(" + c.to_string() + ")";
+    return absl::StrCat("Cancelled(", c.to_string(), ")");
   } catch (const KeyboardInterrupt&) {
     return "KeyboardInterrupt";
   } catch (const BaseExceptionGroup& g) {

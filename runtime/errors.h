@@ -23,12 +23,12 @@
 #define TRIO_RUNTIME_ERRORS_H_
 
 #include <exception>
-#include <functional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 namespace trio {
 
 namespace internal {
@@ -107,8 +107,9 @@ class BaseExceptionGroup {
 
   // PEP 654 `split`: walks the group recursively and partitions its leaves by `pred`, keeping
   // the nesting. Returns (matching group or null, rest or null); each group keeps its message.
+  // `pred` is only called during the call (never stored).
   std::pair<std::exception_ptr, std::exception_ptr> split(
-      const std::function<bool(const std::exception_ptr&)>& pred) const;
+      absl::FunctionRef<bool(const std::exception_ptr&)> pred) const;
   template <class E>
   std::pair<std::exception_ptr, std::exception_ptr> split() const;
 

@@ -2,7 +2,9 @@
 #include "runtime/lowlevel.h"
 
 #include <algorithm>
+#include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/internal/runner.h"
 #include "runtime/nursery.h"
 #include "runtime/sleep.h"
@@ -112,9 +114,10 @@ ParkingLot::~ParkingLot() {
   if (!runner || runner->tearing_down_) return;
   while (breaker_links_) detail::unlink_breaker(breaker_links_);
   if (head_) {
-    const std::string msg = "ParkingLot destroyed while " + std::to_string(size_) +
-                            " task(s) were parked in it: destroy a lot (or the primitive that "
-                            "owns it) only after its waiters have left";
+    const std::string msg = absl::StrCat(
+        "ParkingLot destroyed while ", size_,
+        " task(s) were parked in it: destroy a lot (or the primitive that owns it) only after "
+        "its waiters have left");
     while (head_) {
       TaskRecord* t = pop_front_();
       t->runner->reschedule(t, std::make_exception_ptr(BrokenResourceError(msg)));
@@ -309,22 +312,18 @@ void TrioToken::run_sync_soon(void (*fn)(void*), void* arg) const {
   auto* st = static_cast<internal::TokenState*>(state_.get());
   if (try_run_sync_soon(fn, arg)) return;
   if (st->closed.load()) throw RunFinishedError();
-  throw RuntimeError("run_sync_soon: the queue is full (" +
-                     std::to_string(internal::kRunSyncSoonCapacity) + " callbacks pending)");
+  throw RuntimeError(absl::StrCat("run_sync_soon: the queue is full (",
+                                  internal::kRunSyncSoonCapacity, " callbacks pending)"));
 }
 
-void TrioToken::run_sync_soon(std::function<void()> fn) const {
-  auto* holder = new std::function<void()>(std::move(fn));
-  auto call = [](void* p) {
-    std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
-    (*f)();
-  };
-  try {
-    run_sync_soon(call, holder);
-  } catch (...) {
-    delete holder;
-    throw;
-  }
+void TrioToken::run_sync_soon(absl::AnyInvocable<void()> fn) const {
+  // The queue carries (fn, arg) pairs: the callable travels as a heap pointer, which the
+  // trampoline frees after the call once the queue has accepted it.
+  using Callable = absl::AnyInvocable<void()>;
+  auto holder = std::make_unique<Callable>(std::move(fn));
+  auto call = [](void* p) { std::unique_ptr<Callable>(static_cast<Callable*>(p))->operator()(); };
+  run_sync_soon(call, holder.get());
+  (void)holder.release();  // accepted: the trampoline owns it now
 }
 
 TrioToken current_trio_token() {

@@ -31,7 +31,6 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +40,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
+#include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
 #include "runtime/instrument.h"
 #include "runtime/internal/runner.h"
@@ -457,7 +458,7 @@ template <class T>
 T& RunVar<T>::get() {
   std::optional<T>* s = slot(true);
   if (!s->has_value()) {
-    if (!default_) throw LookupError("RunVar '" + name_ + "' has no value");
+    if (!default_) throw LookupError(absl::StrCat("RunVar '", name_, "' has no value"));
     s->emplace(*default_);
   }
   return **s;
@@ -495,8 +496,12 @@ class TrioToken {
   // Runs `fn(arg)` on the run's thread soon, in FIFO order. Async-signal-safe and thread-safe.
   // RunFinishedError once the run is over; RuntimeError if the queue is full.
   void run_sync_soon(void (*fn)(void*), void* arg) const;
-  // As above with any callable (thread-safe; allocates, so not async-signal-safe).
-  void run_sync_soon(std::function<void()> fn) const;
+  // As above with any callable, move-only ones included: the token owns `fn` until it has run
+  // (thread-safe; allocates, so not async-signal-safe).
+  //
+  // Example (hands a buffer to the run's thread):
+  //   token.run_sync_soon([buf = std::move(buf)]() mutable { consume(std::move(buf)); });
+  void run_sync_soon(absl::AnyInvocable<void()> fn) const;
   // The signal-handler form: never throws; false if the run is over or the queue is full.
   bool try_run_sync_soon(void (*fn)(void*), void* arg) const noexcept;
 

@@ -29,6 +29,7 @@
 #include <string>
 #include <type_traits>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
 
 namespace trio {
@@ -102,8 +103,8 @@ Duration to_duration(std::chrono::duration<Rep, Period> d, const char* what,
     const long double secs = static_cast<long double>(d.count()) *
                              static_cast<long double>(Period::num) /
                              static_cast<long double>(Period::den);
-    if (std::isnan(secs)) throw ValueError(std::string(what) + " must not be NaN");
-    if (secs < 0 && !allow_negative) throw ValueError(std::string(what) + " must be non-negative");
+    if (std::isnan(secs)) throw ValueError(absl::StrCat(what, " must not be NaN"));
+    if (secs < 0 && !allow_negative) throw ValueError(absl::StrCat(what, " must be non-negative"));
     // Round up (a timeout never fires early) — but a value within a thousandth of a nanosecond
     // of an integer is taken as that integer, so binary floating-point noise (0.8 s is
     // 0.8000000000000000444 s as a double) does not add a nanosecond.
@@ -115,7 +116,7 @@ Duration to_duration(std::chrono::duration<Rep, Period> d, const char* what,
     return Duration(static_cast<int64_t>(ns));
   } else {
     if (d.count() < 0 && !allow_negative)
-      throw ValueError(std::string(what) + " must be non-negative");
+      throw ValueError(absl::StrCat(what, " must be non-negative"));
     // Integer durations: convert with saturation (e.g. hours::max()).
     using Wide = std::chrono::duration<long double, Period>;
     const long double ns =

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "runtime/nursery.h"
 
 namespace trio::internal {
@@ -18,10 +21,10 @@ namespace {
 // "lock 'accounts[bob]'", "Lock#2", or "" for an unnamed kind that is not shown.
 std::string object_text(const void* queue, const ObjectLabel& label, ObjectNumbers& numbers) {
   const ObjectKind& kind = label.kind();
-  if (!label.name().empty()) return std::string(kind.noun) + " '" + std::string(label.name()) + "'";
+  if (!label.name().empty()) return absl::StrFormat("%s '%s'", kind.noun, label.name());
   if (!kind.show_unnamed) return "";
   const void* identity = kind.identity ? kind.identity(queue) : queue;
-  return std::string(kind.name) + "#" + std::to_string(numbers.number(identity, kind.name));
+  return absl::StrCat(kind.name, "#", numbers.number(identity, kind.name));
 }
 }  // namespace
 
@@ -64,19 +67,18 @@ WaitGraph::WaitGraph(const std::vector<const TaskRec*>& tasks, ObjectNumbers& nu
   }
 }
 
-std::string WaitGraph::task_text(size_t index) const { return "task " + tasks_[index]->name(); }
+std::string WaitGraph::task_text(size_t index) const {
+  return absl::StrCat("task ", tasks_[index]->name());
+}
 
 std::string WaitGraph::wait_text(const TaskRec& task) const {
   std::string out = task.waiting_on ? task.waiting_on : "(unknown)";
   auto it = index_.find(&task);
   if (it == index_.end()) return out;
   const Wait& wait = waits_[it->second];
-  if (!wait.object.empty()) out += " of " + wait.object;
-  if (!wait.owners.empty()) {
-    out += std::string(" (") + wait.owned_verb + " ";
-    for (size_t i = 0; i < wait.owners.size(); ++i) out += (i ? ", " : "") + wait.owners[i];
-    out += ")";
-  }
+  if (!wait.object.empty()) absl::StrAppend(&out, " of ", wait.object);
+  if (!wait.owners.empty())
+    absl::StrAppend(&out, " (", wait.owned_verb, " ", absl::StrJoin(wait.owners, ", "), ")");
   return out;
 }
 
@@ -110,17 +112,17 @@ std::string WaitGraph::cycles_text() const {
   for (std::vector<size_t>& cycle : cycles) {
     // Start at the task the report lists first.
     std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
-    out += "deadlock cycle: " + task_text(cycle[0]);
+    absl::StrAppend(&out, "deadlock cycle: ", task_text(cycle[0]));
     for (size_t k = 0; k < cycle.size(); ++k) {
       const Wait& wait = waits_[cycle[k]];
       const size_t next = cycle[(k + 1) % cycle.size()];
       out += k ? ", which waits for " : " waits for ";
       if (wait.nursery_exit) {
-        out += "its child " + task_text(next) + " to exit";
+        absl::StrAppend(&out, "its child ", task_text(next), " to exit");
         continue;
       }
-      out += wait.object.empty() ? std::string("an object") : wait.object;
-      out += std::string(" ") + wait.owned_verb + " " + task_text(next);
+      absl::StrAppend(&out, wait.object.empty() ? "an object" : wait.object, " ", wait.owned_verb,
+                      " ", task_text(next));
     }
     out += "\n";
   }
