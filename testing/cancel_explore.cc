@@ -74,8 +74,7 @@ struct RunOutcome {
 
 // One run. Its decisions come from `choices` if given, else from options.choices (replayed),
 // else from options.seed.
-RunOutcome run_once(const std::function<Task<>()>& body,
-                    const std::function<std::string()>& invariants,
+RunOutcome run_once(const Scenario& body, const Invariants& invariants,
                     const CancelExploreOptions& options, Injector& injector,
                     ChoiceSource* choices = nullptr) {
   MockClock clock;
@@ -96,7 +95,7 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   const int64_t frames_before = lowlevel::live_frames();
   std::exception_ptr error;
   try {
-    trio::run(run_options, body);
+    trio::run(run_options, [&body] { return body(); });  // a Scenario is move-only
   } catch (...) {
     error = std::current_exception();
   }
@@ -183,8 +182,7 @@ bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
 // Shrinks one failure (see CancelExploreReport::shrunk). `runs` counts the runs it takes.
 class FailureShrinker {
  public:
-  FailureShrinker(const std::function<Task<>()>& body,
-                  const std::function<std::string()>& invariants,
+  FailureShrinker(const Scenario& body, const Invariants& invariants,
                   const CancelExploreOptions& options, const CancelPointFailure& failure)
       : body_(body), invariants_(invariants), options_(options), failure_(failure) {}
 
@@ -266,8 +264,8 @@ class FailureShrinker {
     return best;
   }
 
-  const std::function<Task<>()>& body_;
-  const std::function<std::string()>& invariants_;
+  const Scenario& body_;
+  const Invariants& invariants_;
   const CancelExploreOptions& options_;
   const CancelPointFailure& failure_;
   int runs_ = 0;
@@ -329,9 +327,10 @@ std::string CancelExploreReport::to_string() const {
   return out + "trace of that run:\n" + s.trace;
 }
 
-std::optional<CancelPointFailure> run_with_cancellation(
-    const std::function<Task<>()>& body, const std::function<std::string()>& invariants,
-    uint64_t point, size_t scope_index, const CancelExploreOptions& options) {
+std::optional<CancelPointFailure> run_with_cancellation(const Scenario& body,
+                                                        const Invariants& invariants,
+                                                        uint64_t point, size_t scope_index,
+                                                        const CancelExploreOptions& options) {
   Injector injector(
       point, scope_index,
       options.target == CancelTarget::kOutermost ? CancelTarget::kOutermost : CancelTarget::kEach);
@@ -349,8 +348,7 @@ std::optional<CancelPointFailure> run_with_cancellation(
   return f;
 }
 
-CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
-                                         const std::function<std::string()>& invariants,
+CancelExploreReport explore_cancellation(const Scenario& body, const Invariants& invariants,
                                          const CancelExploreOptions& options) {
   CancelExploreReport report;
   report.seed = options.seed;
