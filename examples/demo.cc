@@ -10,21 +10,30 @@
 //
 //   ./bazelw run //examples:demo -- --seed=N     one seed of the buggy pool, with its trace
 //   ./bazelw run //examples:demo -- --seeds=N    sweep N seeds instead of 10,000
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+//   ./bazelw run //examples:demo -- --help       the flags
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "examples/demo_job_pool.h"
 #include "testing/cancel_explore.h"
 #include "testing/determinism.h"
 #include "testing/sweep.h"
 
+ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
+          "Runs this one seed of the buggy job pool and prints its trace, instead of the demo.");
+ABSL_FLAG(uint64_t, seeds, 10'000, "How many seeds each sweep of the demo runs.");
+
 namespace {
 
 std::string repro(uint64_t seed) {
-  return "./bazelw run //examples:demo -- --seed=" + std::to_string(seed);
+  return absl::StrCat("./bazelw run //examples:demo -- --seed=", seed);
 }
 
 trio::testing::Scenario pool(bool fixed) {
@@ -34,21 +43,20 @@ trio::testing::Scenario pool(bool fixed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t seeds = 10'000;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--seed=", 7) == 0) {
-      const uint64_t seed = std::strtoull(argv[i] + 7, nullptr, 10);
-      auto run = trio::testing::run_scenario(pool(false), {.seed = seed});
-      std::cout << trio::testing::format_trace(run.trace);
-      return run.error ? 1 : 0;
-    }
-    if (std::strncmp(argv[i], "--seeds=", 8) == 0) {
-      seeds = std::strtoull(argv[i] + 8, nullptr, 10);
-    } else {
-      std::cerr << "usage: demo [--seed=N | --seeds=N]\n";
-      return 2;
-    }
+  absl::SetProgramUsageMessage(
+      "the trio-cpp demo: a seed sweep and cancellation exploration find a job pool's "
+      "cancellation bug, and its fixed version survives both.\n"
+      "usage: demo [--seed=N | --seeds=N]");
+  if (const std::vector<char*> rest = absl::ParseCommandLine(argc, argv); rest.size() > 1) {
+    std::cerr << "usage: demo [--seed=N | --seeds=N] (see --help)\n";
+    return 2;
   }
+  if (const std::optional<uint64_t> seed = absl::GetFlag(FLAGS_seed)) {
+    auto run = trio::testing::run_scenario(pool(false), {.seed = *seed});
+    std::cout << trio::testing::format_trace(run.trace);
+    return run.error ? 1 : 0;
+  }
+  const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
 
   std::cout << "== 1. Seed sweep of the buggy job pool (3 workers, 12 jobs, shutdown at a "
                "random time) ==\n"

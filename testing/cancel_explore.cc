@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/errors.h"
 #include "runtime/internal/task_record.h"
@@ -39,7 +40,7 @@ void CancelInjector::at_cancel_point(lowlevel::TaskRecord& task) {
   if (i >= scopes.size()) return;
   chosen_scope = i;
   scope_description = scopes[i]->description();
-  scopes[i]->cancel("injected at cancel point " + std::to_string(k));
+  scopes[i]->cancel(absl::StrCat("injected at cancel point ", k));
 }
 
 namespace {
@@ -54,8 +55,7 @@ struct RunOutcome {
 
 // One run. Its decisions come from `choices` if given, else from options.choices (replayed),
 // else from options.seed.
-RunOutcome run_once(const std::function<Task<>()>& body,
-                    const std::function<std::string()>& invariants,
+RunOutcome run_once(const Scenario& body, const Invariants& invariants,
                     const CancelExploreOptions& options, CancelInjector& injector,
                     ChoiceSource* choices = nullptr) {
   MockClock clock;
@@ -76,7 +76,7 @@ RunOutcome run_once(const std::function<Task<>()>& body,
   const int64_t frames_before = lowlevel::live_frames();
   std::exception_ptr error;
   try {
-    trio::run(run_options, body);
+    trio::run(run_options, [&body] { return body(); });  // a Scenario is move-only
   } catch (...) {
     error = std::current_exception();
   }
@@ -99,7 +99,7 @@ RunOutcome run_once(const std::function<Task<>()>& body,
     if (!expected) add("the run raised " + describe_tree(error));
   }
   const int64_t leaked = lowlevel::live_frames() - frames_before;
-  if (leaked != 0) add(std::to_string(leaked) + " coroutine frame(s) leaked");
+  if (leaked != 0) add(absl::StrCat(leaked, " coroutine frame(s) leaked"));
   if (invariants) add(invariants());
   recorder.note(error ? "run raised " + describe(error) : "run returned");
   RunOutcome out;
@@ -143,7 +143,7 @@ SchedulingPolicy policy_of(Schedule schedule) {
 std::string scope_name(size_t index, size_t count) {
   if (count == 0) return "no scope";
   if (count == 1) return "its only scope";
-  std::string s = "scope " + std::to_string(index) + " of " + std::to_string(count);
+  std::string s = absl::StrCat("scope ", index, " of ", count);
   if (index == 0) s += " (innermost)";
   if (index + 1 == count) s += " (outermost)";
   return s;
@@ -163,8 +163,7 @@ bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
 // Shrinks one failure (see CancelExploreReport::shrunk). `runs` counts the runs it takes.
 class FailureShrinker {
  public:
-  FailureShrinker(const std::function<Task<>()>& body,
-                  const std::function<std::string()>& invariants,
+  FailureShrinker(const Scenario& body, const Invariants& invariants,
                   const CancelExploreOptions& options, const CancelPointFailure& failure)
       : body_(body), invariants_(invariants), options_(options), failure_(failure) {}
 
@@ -246,17 +245,16 @@ class FailureShrinker {
     return best;
   }
 
-  const std::function<Task<>()>& body_;
-  const std::function<std::string()>& invariants_;
+  const Scenario& body_;
+  const Invariants& invariants_;
   const CancelExploreOptions& options_;
   const CancelPointFailure& failure_;
   int runs_ = 0;
 };
 
 std::string repro_call(const CancelPointFailure& f, const std::string& run_options) {
-  return "trio::testing::run_with_cancellation(body, invariants, /*point=*/" +
-         std::to_string(f.point) + ", /*scope_index=*/" + std::to_string(f.scope_index) + ", " +
-         run_options + ")";
+  return absl::StrCat("trio::testing::run_with_cancellation(body, invariants, /*point=*/", f.point,
+                      ", /*scope_index=*/", f.scope_index, ", ", run_options, ")");
 }
 
 // The TRIO_REPLAY token that replays `f`: its cancel point under the seed, or under its choice
@@ -272,33 +270,34 @@ ReplayToken failure_token(const CancelExploreReport& report, const CancelPointFa
 
 // The call replaying `f` in code.
 std::string failure_call(const CancelExploreReport& report, const CancelPointFailure& f) {
-  return repro_call(f, f.choices ? "{.choices = \"" + *f.choices + "\"}"
-                                 : "{.seed = " + std::to_string(report.seed) + "}");
+  return repro_call(f, f.choices ? absl::StrCat("{.choices = \"", *f.choices, "\"}")
+                                 : absl::StrCat("{.seed = ", report.seed, "}"));
 }
 
 }  // namespace
 
 std::string CancelPointFailure::to_string() const {
-  return "cancel point " + std::to_string(point) + " (task " + task + ", cancelling " +
-         scope_name(scope_index, scope_count) + (scope.empty() ? "" : ": " + scope) + "): " + what;
+  return absl::StrCat("cancel point ", point, " (task ", task, ", cancelling ",
+                      scope_name(scope_index, scope_count), scope.empty() ? "" : ": ", scope,
+                      "): ", what);
 }
 
 std::string CancelExploreReport::to_string() const {
-  std::string out = "trio cancellation exploration, seed " + std::to_string(seed) + ": " +
-                    std::to_string(cancel_points) + " cancel point(s), " + std::to_string(runs) +
-                    " run(s) with an injected cancellation: ";
+  std::string out =
+      absl::StrCat("trio cancellation exploration, seed ", seed, ": ", cancel_points,
+                   " cancel point(s), ", runs, " run(s) with an injected cancellation: ");
   if (!baseline_failure.empty())
     return out + "the run without injection failed: " + baseline_failure + "\n";
   if (failures.empty()) return out + "every invariant held\n";
   const CancelPointFailure& f = failures.front();
-  out += std::to_string(failures.size()) + " failing\nfirst failure: " + f.to_string() + "\n";
+  absl::StrAppend(&out, failures.size(), " failing\nfirst failure: ", f.to_string(), "\n");
   // One "reproduce with:" line: the shrunk failure's when there is one.
   out += shrunk ? "the first failure replays with: " : "reproduce with: ";
   out += replay_command(failure_token(*this, f)) + "\n(in code: " + failure_call(*this, f) + ")\n";
   if (!shrunk) return out + "trace of that run:\n" + f.trace;
   const CancelPointFailure& s = *shrunk;
   const std::string choices = s.choices.value_or("");
-  out += "shrunk in " + std::to_string(shrink_runs) + " run(s): " + s.to_string() + "\n";
+  absl::StrAppend(&out, "shrunk in ", shrink_runs, " run(s): ", s.to_string(), "\n");
   const auto values = parse_choices(choices);
   const bool all_default =
       values && std::all_of(values->begin(), values->end(), [](uint64_t v) { return v == 0; });
@@ -309,9 +308,10 @@ std::string CancelExploreReport::to_string() const {
   return out + "trace of that run:\n" + s.trace;
 }
 
-std::optional<CancelPointFailure> run_with_cancellation(
-    const std::function<Task<>()>& body, const std::function<std::string()>& invariants,
-    uint64_t point, size_t scope_index, const CancelExploreOptions& options) {
+std::optional<CancelPointFailure> run_with_cancellation(const Scenario& body,
+                                                        const Invariants& invariants,
+                                                        uint64_t point, size_t scope_index,
+                                                        const CancelExploreOptions& options) {
   CancelInjector injector(
       point, scope_index,
       options.target == CancelTarget::kOutermost ? CancelTarget::kOutermost : CancelTarget::kEach);
@@ -329,8 +329,7 @@ std::optional<CancelPointFailure> run_with_cancellation(
   return f;
 }
 
-CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
-                                         const std::function<std::string()>& invariants,
+CancelExploreReport explore_cancellation(const Scenario& body, const Invariants& invariants,
                                          const CancelExploreOptions& options) {
   CancelExploreReport report;
   report.seed = options.seed;

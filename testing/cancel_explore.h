@@ -37,10 +37,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "runtime/run_options.h"
 #include "runtime/task.h"
+#include "testing/determinism.h"  // Scenario
 
 namespace trio::testing {
+
+// Checked after every run: "" when they hold, else what broke. May be null (empty), may be
+// move-only; called many times during one exploration.
+using Invariants = absl::AnyInvocable<std::string() const>;
 
 // Which scope around the task is cancelled at the chosen cancel point.
 enum class CancelTarget : uint8_t {
@@ -135,16 +141,16 @@ struct CancelExploreReport {
 
 // See the file comment. `invariants` may be null. With TRIO_REPLAY set (testing/replay.h), runs
 // only the token's cancel point under its seed (the repro line of a failure is that command).
-CancelExploreReport explore_cancellation(const std::function<Task<>()>& body,
-                                         const std::function<std::string()>& invariants,
+CancelExploreReport explore_cancellation(const Scenario& body, const Invariants& invariants,
                                          const CancelExploreOptions& options = {});
 
 // Runs the body once with a cancellation at point `point` (scope `scope_index`, 0 = innermost),
 // as explore_cancellation does, and returns that run's failure, or nullopt if every invariant
 // held (or the point was never reached). For reproducing one reported point.
-std::optional<CancelPointFailure> run_with_cancellation(
-    const std::function<Task<>()>& body, const std::function<std::string()>& invariants,
-    uint64_t point, size_t scope_index, const CancelExploreOptions& options = {});
+std::optional<CancelPointFailure> run_with_cancellation(const Scenario& body,
+                                                        const Invariants& invariants,
+                                                        uint64_t point, size_t scope_index,
+                                                        const CancelExploreOptions& options = {});
 
 }  // namespace trio::testing
 

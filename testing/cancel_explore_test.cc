@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <deque>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -95,6 +96,26 @@ TEST(CancelExploration, FixedLockIsReleasedAtEveryPoint) {
   EXPECT_TRUE(report.ok()) << report.to_string();
   EXPECT_GE(report.cancel_points, 2u);
   EXPECT_EQ(report.runs, report.cancel_points);
+}
+
+// A body and its invariants may be move-only (Scenario and Invariants are absl::AnyInvocables):
+// here the body owns the lock and the invariants own their message, each through a unique_ptr.
+TEST(CancelExploration, TakesAMoveOnlyBodyAndInvariants) {
+  auto owned_lock = std::make_unique<FlagLock>();
+  const FlagLock& lock = *owned_lock;
+  int checks = 0;
+  auto report = explore_cancellation(
+      [body = lock_body(*owned_lock, use_lock_buggy), owner = std::move(owned_lock)] {
+        return body();
+      },
+      [message = std::make_unique<std::string>("the lock is still held"), &lock, &checks] {
+        ++checks;
+        return lock.busy ? *message : std::string();
+      },
+      {.seed = 3});
+  ASSERT_FALSE(report.ok()) << report.to_string();
+  EXPECT_EQ(report.failures.front().what, "the lock is still held");
+  EXPECT_GE(checks, 2) << "the invariants ran after the baseline and the injected run";
 }
 
 TEST(CancelExploration, RunWithCancellationReproducesAReportedPoint) {

@@ -120,8 +120,8 @@ size_t count_nonzero(const std::vector<Choice>& choices) {
   return k;
 }
 
-int ddmin_choices(const std::function<bool(std::vector<uint64_t>)>& try_values,
-                  const std::function<std::vector<uint64_t>()>& best, int max_runs) {
+int ddmin_choices(absl::FunctionRef<bool(std::vector<uint64_t>)> try_values,
+                  absl::FunctionRef<std::vector<uint64_t>()> best, int max_runs) {
   int runs = 0;
   auto attempt = [&](std::vector<uint64_t> values) {
     if (runs >= max_runs) return false;

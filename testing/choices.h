@@ -23,12 +23,12 @@
 #define TRIO_TESTING_CHOICES_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "runtime/choice.h"
 
 namespace trio::testing {
@@ -72,8 +72,8 @@ std::vector<uint64_t> choice_values(const std::vector<Choice>& choices);
 // failed and was kept as the new best — the caller decides (e.g. fewer non-simplest decisions);
 // `best()` returns the best run's effective values. Stops after `max_runs` replays. Returns the
 // number of replays.
-int ddmin_choices(const std::function<bool(std::vector<uint64_t>)>& try_values,
-                  const std::function<std::vector<uint64_t>()>& best, int max_runs);
+int ddmin_choices(absl::FunctionRef<bool(std::vector<uint64_t>)> try_values,
+                  absl::FunctionRef<std::vector<uint64_t>()> best, int max_runs);
 
 // Base class of the sources below: keeps the log of every decision, in order.
 class LoggingChoiceSource : public ChoiceSource {

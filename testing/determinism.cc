@@ -30,7 +30,7 @@ ScenarioRun run_scenario(const Scenario& scenario, const ScenarioOptions& option
 
   ScenarioRun out;
   try {
-    trio::run(run_options, scenario);
+    trio::run(run_options, [&scenario] { return scenario(); });  // a Scenario is move-only
   } catch (...) {
     out.error = std::current_exception();
   }

@@ -32,12 +32,12 @@
 
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "runtime/instrument.h"
 #include "runtime/run_options.h"
 #include "runtime/task.h"
@@ -46,7 +46,11 @@
 
 namespace trio::testing {
 
-using Scenario = std::function<Task<>()>;
+// A callable that starts one run of the system under test. It is called once per run (many
+// times during one sweep), so it must build fresh state each time. An AnyInvocable, not a
+// std::function: a scenario may be move-only (capture a unique_ptr); `const`, since every
+// function here takes `const Scenario&` and calls it repeatedly.
+using Scenario = absl::AnyInvocable<Task<>() const>;
 
 struct ScenarioOptions {
   uint64_t seed = 0;

@@ -14,10 +14,11 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/functional/function_ref.h"
 
 namespace trio::testing {
 
@@ -45,7 +46,7 @@ class FailureCapture {
 };
 
 // The failures `fn()` reports.
-inline std::vector<::testing::TestPartResult> failures_of(const std::function<void()>& fn) {
+inline std::vector<::testing::TestPartResult> failures_of(absl::FunctionRef<void()> fn) {
   FailureCapture capture;
   fn();
   return capture.stop();

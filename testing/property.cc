@@ -78,7 +78,7 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
   ScheduleRun out;
   const int64_t frames_before = lowlevel::live_frames();
   try {
-    trio::run(run_options, scenario);
+    trio::run(run_options, [&scenario] { return scenario(); });  // a Scenario is move-only
   } catch (...) {
     out.error = describe_exception(std::current_exception());
   }

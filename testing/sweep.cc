@@ -183,7 +183,7 @@ RunOutcome run_one(const Scenario& scenario, const SweepOptions& o, const RunSpe
   const int64_t frames_before = lowlevel::live_frames();
   std::exception_ptr error;
   try {
-    trio::run(run_options, scenario);
+    trio::run(run_options, [&scenario] { return scenario(); });  // a Scenario is move-only
   } catch (...) {
     error = std::current_exception();
   }

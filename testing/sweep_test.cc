@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -99,6 +100,22 @@ TEST(Sweep, KeepsGoingWhenAskedAndCountsFailingSeeds) {
   EXPECT_LT(report.failing_seeds, 200u) << "the bug needs the unlucky order of a tie";
   std::cerr << report.failing_seeds << " of 200 seeds fail\n";
   EXPECT_EQ(report.failures.size(), 2u);
+}
+
+// A scenario may be move-only (Scenario is an absl::AnyInvocable): this one owns its request
+// count through a unique_ptr, which makes the lambda move-only (the sweep's temporary
+// AnyInvocable owns it, so the test counts runs outside it).
+TEST(Sweep, TakesAMoveOnlyScenario) {
+  uint64_t runs = 0;
+  auto report = trio::testing::sweep(
+      [owned = std::make_unique<int>(3), &runs] {
+        runs += *owned > 0 ? 1 : 0;
+        return timeout_racing_completion(true);
+      },
+      quiet(20));
+  EXPECT_TRUE(report.ok()) << report.to_string();
+  EXPECT_EQ(report.seeds_run, 20u);
+  EXPECT_GE(runs, 20u);
 }
 
 // Sets environment variables for one test and restores them.

@@ -7,6 +7,7 @@
 
 #include <errno.h>  // program_invocation_name (glibc)
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -14,8 +15,20 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "testing/exceptions.h"
+
+ABSL_FLAG(trio::testing::internal::SeedFlag, trio_seed, {},
+          "Runs every TRIO_TEST with this seed (a decimal number < 2^64); overrides the TRIO_SEED "
+          "environment variable and the per-test default seed.");
 
 namespace trio::testing {
 
@@ -28,16 +41,13 @@ struct CurrentTest {
 };
 thread_local const CurrentTest* current_test = nullptr;
 
-// --trio_seed, when trio_test_main parsed it.
-std::optional<uint64_t> seed_flag;
 // Whether parse_flags ran (i.e. main is trio_test_main).
 bool flags_parsed = false;
 
-constexpr const char kSeedFlag[] = "--trio_seed=";
 constexpr const char kSeedEnv[] = "TRIO_SEED";
 
 // A decimal uint64, the whole string; nullopt otherwise.
-std::optional<uint64_t> parse_seed(const std::string& text) {
+std::optional<uint64_t> parse_seed(absl::string_view text) {
   if (text.empty() || text.size() > 20) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
@@ -105,7 +115,7 @@ uint64_t default_seed(const std::string& suite, const std::string& name) {
 namespace internal {
 
 std::optional<uint64_t> resolve_seed(const TestSite& site, std::string* error) {
-  if (seed_flag) return seed_flag;
+  if (std::optional<uint64_t> seed = absl::GetFlag(FLAGS_trio_seed).seed) return seed;
   if (!flags_parsed && command_line_has_trio_flag()) {
     *error =
         "a --trio_ flag was given, but this test binary's main() does not parse it: link "
@@ -115,49 +125,85 @@ std::optional<uint64_t> resolve_seed(const TestSite& site, std::string* error) {
   if (const char* env = std::getenv(kSeedEnv); env && *env) {
     std::optional<uint64_t> seed = parse_seed(env);
     if (!seed)
-      *error = std::string("TRIO_SEED='") + env + "' is not a seed (a decimal number < 2^64)";
+      *error = absl::StrCat("TRIO_SEED='", env, "' is not a seed (a decimal number < 2^64)");
     return seed;
   }
   return default_seed(site.suite, site.name);
 }
 
 std::string repro_command(const std::string& suite, const std::string& name, uint64_t seed) {
-  const std::string filter = suite + "." + name;
-  const std::string seed_text = std::to_string(seed);
   if (const char* target = std::getenv("TEST_TARGET"); target && *target) {
-    return std::string("bazel test") + build_config_flag() + " " + target +
-           " --test_filter=" + filter + " --test_env=" + kSeedEnv + "=" + seed_text;
+    return absl::StrCat("bazel test", build_config_flag(), " ", target, " --test_filter=", suite,
+                        ".", name, " --test_env=", kSeedEnv, "=", seed);
   }
-  return std::string(kSeedEnv) + "=" + seed_text + " " + program_invocation_name +
-         " --gtest_filter=" + filter;
+  return absl::StrCat(kSeedEnv, "=", seed, " ", program_invocation_name, " --gtest_filter=", suite,
+                      ".", name);
+}
+
+namespace {
+std::string bad_seed_message(absl::string_view text) {
+  return absl::StrCat("bad --trio_seed=", text, ": the seed must be a decimal number < 2^64");
+}
+}  // namespace
+
+bool AbslParseFlag(absl::string_view text, SeedFlag* flag, std::string* error) {
+  if (text.empty()) {  // unset: the default's spelling (check_trio_flags rejects --trio_seed=)
+    flag->seed = std::nullopt;
+    return true;
+  }
+  flag->seed = parse_seed(text);
+  if (!flag->seed) *error = bad_seed_message(text);
+  return flag->seed.has_value();
+}
+
+std::string AbslUnparseFlag(const SeedFlag& flag) {
+  return flag.seed ? absl::StrCat(*flag.seed) : "";
+}
+
+bool check_trio_flags(int argc, char** argv, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;  // the rest is positional, for absl too
+    absl::string_view name = arg;
+    if (!absl::ConsumePrefix(&name, "--")) absl::ConsumePrefix(&name, "-");
+    if (!absl::StartsWith(name, "trio_")) continue;
+    const size_t equals = name.find('=');
+    const absl::string_view value =
+        equals == absl::string_view::npos ? absl::string_view() : name.substr(equals + 1);
+    name = name.substr(0, equals);
+    if (absl::FindCommandLineFlag(name) == nullptr) {
+      *error =
+          absl::StrCat("unknown flag ", arg, " (trio's test flags: --trio_seed=N; see --help)");
+      return false;
+    }
+    if (equals == absl::string_view::npos) {
+      *error = absl::StrCat("flag ", arg, " needs a value: --", name, "=...");
+      return false;
+    }
+    // Every --trio_ flag but --trio_seed is absl's to check; only the seed's errors must name
+    // the argument (see //testing:repro_test).
+    if (name == "trio_seed" && !parse_seed(value)) {
+      *error = bad_seed_message(value);
+      return false;
+    }
+  }
+  return true;
 }
 
 bool parse_flags(int* argc, char** argv, std::string* error) {
+  if (!check_trio_flags(*argc, argv, error)) return false;
   flags_parsed = true;
-  int kept = 1;
-  for (int i = 1; i < *argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind(kSeedFlag, 0) == 0) {
-      std::optional<uint64_t> seed = parse_seed(arg.substr(sizeof(kSeedFlag) - 1));
-      if (!seed) {
-        *error = "bad " + arg + ": the seed must be a decimal number < 2^64";
-        return false;
-      }
-      seed_flag = seed;
-    } else if (arg.rfind("--trio_", 0) == 0) {
-      *error = "unknown flag " + arg + " (trio's test flags: --trio_seed=N)";
-      return false;
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  *argc = kept;
-  argv[kept] = nullptr;
+  const std::vector<char*> rest = absl::ParseCommandLine(*argc, argv);
+  *argc = static_cast<int>(rest.size());
+  std::copy(rest.begin(), rest.end(), argv);
+  argv[*argc] = nullptr;
   return true;
 }
 
 std::optional<uint64_t> set_seed_flag(std::optional<uint64_t> seed) {
-  return std::exchange(seed_flag, seed);
+  SeedFlag old = absl::GetFlag(FLAGS_trio_seed);
+  absl::SetFlag(&FLAGS_trio_seed, SeedFlag{seed});
+  return old.seed;
 }
 
 void run_test_body(const TestSite& site, const TestOptions& options,
@@ -168,11 +214,11 @@ void run_test_body(const TestSite& site, const TestOptions& options,
     GTEST_FAIL_AT(site.file, site.line) << seed_error;
     return;
   }
-  ::testing::Test::RecordProperty("trio_seed", std::to_string(*seed));
+  ::testing::Test::RecordProperty("trio_seed", absl::StrCat(*seed));
   // Every failure inside this scope (the run and the leak check) carries the repro line.
   ::testing::ScopedTrace trace(site.file, site.line,
-                               "trio seed " + std::to_string(*seed) + "; reproduce with: " +
-                                   repro_command(site.suite, site.name, *seed));
+                               absl::StrCat("trio seed ", *seed, "; reproduce with: ",
+                                            repro_command(site.suite, site.name, *seed)));
 
   MockClock clock;
   clock.set_autojump_threshold(Duration(0));

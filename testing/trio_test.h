@@ -60,6 +60,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
 
@@ -107,9 +108,27 @@ std::optional<uint64_t> resolve_seed(const TestSite& site, std::string* error);
 // The one-line command that reruns `suite.name` with `seed` (see the file comment).
 std::string repro_command(const std::string& suite, const std::string& name, uint64_t seed);
 
-// Parses and removes trio's flags (`--trio_seed=N`) from argv; call after
-// testing::InitGoogleTest. Returns false, with a message in `*error`, for a malformed or unknown
-// `--trio_` flag. trio_test_main calls it.
+// The type of the --trio_seed Abseil flag: unset (spelled "", the default), or a decimal number
+// < 2^64. (absl's own integer flags would also take "0x10": a seed has one spelling, the one
+// repro lines print. On the command line, check_trio_flags rejects an empty --trio_seed=.)
+struct SeedFlag {
+  std::optional<uint64_t> seed;
+};
+bool AbslParseFlag(absl::string_view text, SeedFlag* flag, std::string* error);
+std::string AbslUnparseFlag(const SeedFlag& flag);
+
+// Checks the `--trio_` arguments of argv without consuming them: each must name a defined flag
+// and carry a value, and --trio_seed's must be a seed. Returns false, with a message naming the
+// argument in `*error`, otherwise. (absl::ParseCommandLine reports such errors too, but exits
+// with 1 and without the argument's text; trio's flag errors exit with 2.)
+bool check_trio_flags(int argc, char** argv, std::string* error);
+
+// check_trio_flags, then absl::ParseCommandLine: parses and removes every Abseil flag
+// (`--trio_seed=N`, `--help`, ...) from argv, leaving argv[0] and the positional arguments.
+// Call after testing::InitGoogleMock (which removes gtest's and gMock's flags). Returns false,
+// with a message in `*error`, for a malformed or unknown `--trio_` flag; absl exits the process
+// itself for other bad flags (code 1) and after --help (code 1, as absl does). trio_test_main
+// calls it.
 bool parse_flags(int* argc, char** argv, std::string* error);
 
 // Sets the --trio_seed override (for tests of the harness itself); returns the previous one.
