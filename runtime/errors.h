@@ -25,6 +25,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -195,8 +196,18 @@ TRIO_DEFINE_ERROR_(WouldBlock, std::runtime_error, "operation would block");
 TRIO_DEFINE_ERROR_(EndOfChannel, std::runtime_error, "end of channel");
 // You closed this resource and then tried to use it.
 TRIO_DEFINE_ERROR_(ClosedResourceError, std::runtime_error, "resource was closed");
-// The other side, or something outside your control, broke the resource.
-TRIO_DEFINE_ERROR_(BrokenResourceError, std::runtime_error, "resource is broken");
+// The other side, or something outside your control, broke the resource. When the operating
+// system reported why (a reset connection, a broken pipe), `os_error()` holds its error code.
+class BrokenResourceError : public std::runtime_error {
+ public:
+  explicit BrokenResourceError(const std::string& message = "resource is broken",
+                               std::error_code os_error = {})
+      : std::runtime_error(message), os_error_(os_error) {}
+  std::error_code os_error() const { return os_error_; }
+
+ private:
+  std::error_code os_error_;
+};
 // Two tasks tried to use a single-user resource at once.
 TRIO_DEFINE_ERROR_(BusyResourceError, std::runtime_error, "resource is busy");
 // A cross-thread call arrived after its run had finished.

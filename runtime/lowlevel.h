@@ -47,6 +47,7 @@
 #include "runtime/internal/runner.h"
 #include "runtime/internal/task_record.h"
 #include "runtime/io_backend.h"
+#include "runtime/run_options.h"
 #include "runtime/task.h"
 #include "runtime/time.h"
 
@@ -242,6 +243,9 @@ struct RunStatistics {
   size_t run_sync_soon_queue_size = 0;
 };
 RunStatistics current_statistics();
+// The options the current run was started with (RuntimeError outside a run). The IO layer reads
+// its socket factory and resolver here.
+const RunOptions& current_run_options();
 
 // ---- instruments -------------------------------------------------------------------------
 

@@ -21,6 +21,11 @@
 
 namespace trio {
 
+namespace socket {
+class SocketFactory;     // runtime/net/socket.h
+class HostnameResolver;  // runtime/net/socket.h
+}  // namespace socket
+
 // How each scheduler batch (the tasks runnable at its start) is ordered.
 enum class SchedulingPolicy : uint8_t {
   kCoinFlip,  // Trio's: FIFO or, with probability 1/2, reversed (the default)
@@ -59,6 +64,10 @@ struct RunOptions {
   std::optional<uint64_t> seed{};
   // Where the run waits for I/O; null = an epoll backend owned by the run.
   IoBackend* io_backend = nullptr;
+  // Where the run's sockets come from and how it resolves names (runtime/net/socket.h); null =
+  // the operating system's. io_fake/'s simulated network installs itself here.
+  socket::SocketFactory* socket_factory = nullptr;
+  socket::HostnameResolver* hostname_resolver = nullptr;
   SchedulingPolicy scheduling = SchedulingPolicy::kCoinFlip;
   // Replaces the seeded PRNG as the source of every decision (the testing layer's hook).
   ChoiceSource* choices = nullptr;

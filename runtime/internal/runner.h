@@ -164,6 +164,7 @@ class Runner {
   void attempt_delivery_of_pending_keyboard_interrupt();
   void set_main_task(TaskRec* task) { main_task_ = task; }
   SchedulingPolicy scheduling() const { return options_.scheduling; }
+  const RunOptions& options() const { return options_; }
   // Calls the task's abort hook if it is blocked and its status is effectively cancelled.
   void attempt_delivery_of_pending_cancel(TaskRec* task);
   // A new Cancelled for `task`, with the reason of its current cancel status.
