@@ -199,8 +199,8 @@ Task<> ParkingLot::park(const char* what) {
   co_await ParkAwaiter(task, what);
 }
 
-std::vector<TaskRecord*> ParkingLot::unpark(size_t count) {
-  std::vector<TaskRecord*> woken;
+ParkingLot::TaskList ParkingLot::unpark(size_t count) {
+  TaskList woken;
   while (count-- > 0 && head_) {
     TaskRecord* t = pop_front_();
     woken.push_back(t);
@@ -215,10 +215,10 @@ TaskRecord* ParkingLot::unpark_one() {
   return t;
 }
 
-std::vector<TaskRecord*> ParkingLot::unpark_all() { return unpark(size_); }
+ParkingLot::TaskList ParkingLot::unpark_all() { return unpark(size_); }
 
-std::vector<TaskRecord*> ParkingLot::repark(ParkingLot& new_lot, size_t count) {
-  std::vector<TaskRecord*> moved;
+ParkingLot::TaskList ParkingLot::repark(ParkingLot& new_lot, size_t count) {
+  TaskList moved;
   while (count-- > 0 && head_) {
     TaskRecord* t = pop_front_();
     new_lot.link_(t);
@@ -227,7 +227,7 @@ std::vector<TaskRecord*> ParkingLot::repark(ParkingLot& new_lot, size_t count) {
   return moved;
 }
 
-std::vector<TaskRecord*> ParkingLot::repark_all(ParkingLot& new_lot) {
+ParkingLot::TaskList ParkingLot::repark_all(ParkingLot& new_lot) {
   return repark(new_lot, size_);
 }
 

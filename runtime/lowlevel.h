@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
@@ -322,14 +323,18 @@ class ParkingLot {
   // Raises BrokenResourceError if the lot is broken. A cancel point and a schedule point.
   // `waiting_on` names the wait in task dumps ("Lock.acquire", ...).
   Task<> park(const char* waiting_on = "ParkingLot.park");
+  // The tasks an unpark/repark touched, in order. Up to kInlineTasks of them are held inline,
+  // so waking or moving a few tasks allocates nothing.
+  static constexpr size_t kInlineTasks = 4;
+  using TaskList = absl::InlinedVector<TaskRecord*, kInlineTasks>;
   // Wakes up to `count` tasks, longest-waiting first; returns them.
-  std::vector<TaskRecord*> unpark(size_t count = 1);
+  TaskList unpark(size_t count = 1);
   // Wakes the longest-waiting task and returns it (null if none). Allocates nothing.
   TaskRecord* unpark_one();
-  std::vector<TaskRecord*> unpark_all();
+  TaskList unpark_all();
   // Moves up to `count` parked tasks, in order, to the end of `new_lot`, without waking them.
-  std::vector<TaskRecord*> repark(ParkingLot& new_lot, size_t count = 1);
-  std::vector<TaskRecord*> repark_all(ParkingLot& new_lot);
+  TaskList repark(ParkingLot& new_lot, size_t count = 1);
+  TaskList repark_all(ParkingLot& new_lot);
   // Wakes every parked task with BrokenResourceError; later park() calls raise it too.
   // `task` is recorded in broken_by().
   void break_lot(TaskRecord* task = nullptr);
