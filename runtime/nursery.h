@@ -159,6 +159,10 @@ class Nursery {
   // come out of `start` (unwrapped); afterwards it belongs to this nursery. A child that exits
   // without calling started(): RuntimeError("child exited without calling
   // task_status.started()"). A checkpoint.
+  //
+  // g++ 12 (GCC PR 100611): a lambda written inline inside `co_await nursery.start(...)` is
+  // destroyed twice if its captures have destructors (a unique_ptr, a string by value). Capture
+  // by reference, or name the lambda and pass it with std::move (runtime/start_capture_test.cc).
   template <class T = void, class F, class... Args>
   Task<T> start(F fn, Args... args);
   template <class T = void, class F, class... Args>
