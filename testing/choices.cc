@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "absl/strings/str_cat.h"
+
 namespace trio::testing {
 
 const char* choice_kind_name(ChoiceKind kind) {
@@ -46,10 +48,10 @@ std::string format_choices(const std::vector<uint64_t>& values) {
     size_t j = i;
     while (j < values.size() && values[j] == 0) ++j;
     if (j - i >= 2) {
-      out += "0*" + std::to_string(j - i);
+      absl::StrAppend(&out, "0*", j - i);
       i = j;
     } else {
-      out += std::to_string(values[i]);
+      absl::StrAppend(&out, values[i]);
       ++i;
     }
   }
@@ -107,9 +109,7 @@ std::optional<std::vector<uint64_t>> parse_choices(std::string_view text) {
 std::string describe_choices(const std::vector<Choice>& choices) {
   std::string out;
   for (const Choice& c : choices) {
-    if (!out.empty()) out += ' ';
-    out += choice_kind_name(c.kind);
-    out += '/' + std::to_string(c.n) + '=' + std::to_string(c.value);
+    absl::StrAppend(&out, out.empty() ? "" : " ", choice_kind_name(c.kind), "/", c.n, "=", c.value);
   }
   return out;
 }
