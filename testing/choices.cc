@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace trio::testing {
 
@@ -75,11 +77,15 @@ static std::string_view trim(std::string_view s) {
   return s;
 }
 
-static std::optional<uint64_t> parse_u64(std::string_view s) {
-  s = trim(s);
+// Decimal digits with optional whitespace around them. absl::SimpleAtoi also takes a sign after
+// the whitespace, so the first and last characters must be digits.
+static std::optional<uint64_t> parse_u64(std::string_view text) {
+  const std::string_view s = trim(text);
   uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.front())) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v))
+    return std::nullopt;
   return v;
 }
 

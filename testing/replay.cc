@@ -4,9 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "testing/choices.h"
@@ -20,10 +21,14 @@ constexpr Schedule kSchedules[] = {Schedule::kFifo, Schedule::kCoinFlip, Schedul
 // std::string_view to Abseil's own string_view (not an alias of it in Debian's build).
 absl::string_view to_absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// Decimal digits only. absl::SimpleAtoi also takes whitespace and a sign around them, so the
+// first and last characters must be digits.
 std::optional<uint64_t> parse_u64(std::string_view s) {
   uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.front())) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(to_absl(s), &v))
+    return std::nullopt;
   return v;
 }
 

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,9 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/errors.h"
 #include "runtime/internal/task_record.h"
@@ -34,12 +36,16 @@ const char* env(const char* name) {
   return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
+// A number in an environment variable: optional leading whitespace, an optional '+', decimal
+// digits, nothing after them. A '-' is refused (strtoull would wrap " -5" around to 2^64 - 5).
+// absl::SimpleAtoi also takes trailing whitespace, so the last character must be a digit.
 bool parse_u64(const char* text, uint64_t* out) {
   if (text == nullptr) return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') return false;
+  const absl::string_view s(text);
+  uint64_t v = 0;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(s, &v))
+    return false;
   *out = v;
   return true;
 }
