@@ -2,12 +2,12 @@
 #include "examples/cancellation_lib.h"
 
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "examples/tasks_intro_lib.h"
 
 using namespace std::chrono_literals;
@@ -18,9 +18,7 @@ namespace {
 
 // Seconds since `start` on the run's clock, as "1.00".
 std::string seconds_since(trio::TimePoint start) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", trio::to_seconds(trio::current_time() - start));
-  return text;
+  return absl::StrFormat("%.2f", trio::to_seconds(trio::current_time() - start));
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace examples {
 
 void JobQueue::put(int job) {
@@ -35,7 +37,7 @@ std::chrono::microseconds cost() {
 
 // Writing a log line: a cancel point (it would be I/O).
 trio::Task<> write_log(JobPoolStats& stats, int job) {
-  stats.log.push_back("job " + std::to_string(job) + " done");
+  stats.log.push_back(absl::StrCat("job ", job, " done"));
   co_await trio::checkpoint();
 }
 
@@ -68,7 +70,7 @@ trio::Task<> job_pool_scenario(ScenarioConfig config) {
   const auto shutdown_after = std::chrono::milliseconds(20 + trio::lowlevel::random_choice(100));
   co_await trio::open_nursery([&](trio::Nursery& n) -> trio::Task<> {
     for (int w = 0; w < config.workers; ++w) {
-      n.start_soon(trio::TaskName("worker" + std::to_string(w + 1)),
+      n.start_soon(trio::TaskName(absl::StrCat("worker", w + 1)),
                    [&]() -> trio::Task<> { co_await worker(queue, stats, config.fixed); });
     }
     n.start_soon(trio::TaskName("operator"), [&]() -> trio::Task<> {
@@ -83,9 +85,9 @@ trio::Task<> job_pool_scenario(ScenarioConfig config) {
   std::vector<int> expected(static_cast<size_t>(config.jobs));
   for (int j = 0; j < config.jobs; ++j) expected[static_cast<size_t>(j)] = j;
   if (seen != expected) {
-    throw std::logic_error("jobs lost or duplicated: " + std::to_string(config.jobs) +
-                           " submitted, " + std::to_string(stats.done.size()) + " done + " +
-                           std::to_string(queue.jobs().size()) + " queued");
+    throw std::logic_error(absl::StrCat("jobs lost or duplicated: ", config.jobs, " submitted, ",
+                                        stats.done.size(), " done + ", queue.jobs().size(),
+                                        " queued"));
   }
 }
 

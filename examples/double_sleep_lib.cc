@@ -2,7 +2,8 @@
 #include "examples/double_sleep_lib.h"
 
 #include <chrono>
-#include <cstdio>
+
+#include "absl/strings/str_format.h"
 
 namespace examples {
 
@@ -19,9 +20,8 @@ trio::Task<> rested_double_sleep(std::ostream& out, int x) {
   co_await double_sleep(x);
 
   const double sleep_time = trio::to_seconds(trio::current_time() - start_time);
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.2f", sleep_time);
-  out << "Woke up after " << seconds << " seconds, feeling well rested!\n";
+  out << "Woke up after " << absl::StrFormat("%.2f", sleep_time)
+      << " seconds, feeling well rested!\n";
 }
 
 }  // namespace examples

@@ -16,6 +16,7 @@
 #include <new>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/epoll_backend.h"
 #include "runtime/internal/cancelled_access.h"
@@ -639,7 +640,6 @@ std::string trio::internal::TaskRec::name() const {
   if (is_main) return "main";
   const Nursery* n = parent_nursery ? parent_nursery : eventual_parent_nursery();
   if (n && n->parent_task() && !n->parent_task()->is_init)
-    return n->parent_task()->name() + "." + std::to_string(counter);
-  if (is_system) return "system." + std::to_string(counter);
-  return "task." + std::to_string(counter);
+    return absl::StrCat(n->parent_task()->name(), ".", counter);
+  return absl::StrCat(is_system ? "system." : "task.", counter);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/choice.h"
 #include "runtime/internal/runner.h"
@@ -60,10 +61,9 @@ void WaitQueue::wake_all_destroyed_() noexcept {
     return;
   }
   const char* operation = head_->task->waiting_on ? head_->task->waiting_on : "a wait";
-  const std::exception_ptr error = std::make_exception_ptr(
-      BrokenResourceError("the object was destroyed while " + std::to_string(size_) +
-                          " task(s) were waiting on it (in " + operation +
-                          "): destroy a primitive only after its waiters have left"));
+  const std::exception_ptr error = std::make_exception_ptr(BrokenResourceError(
+      absl::StrCat("the object was destroyed while ", size_, " task(s) were waiting on it (in ",
+                   operation, "): destroy a primitive only after its waiters have left")));
   while (Waiter* w = pop_front()) runner->reschedule(w->task, error);
 }
 

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "testing/property.h"
 
 namespace trio::testing::bug_zoo {
@@ -84,7 +85,7 @@ Task<> journal_scenario(Variant variant, Duration append_timeout) {
   Journal journal;
   co_await open_nursery([&](Nursery& n) -> Task<> {
     for (int w = 0; w < 2; ++w) {
-      n.start_soon(TaskName("writer" + std::to_string(w)), [&, w]() -> Task<> {
+      n.start_soon(TaskName(absl::StrCat("writer", w)), [&, w]() -> Task<> {
         for (int i = 0; i < 2; ++i) {
           const Duration flush = 1ms + random_ms(4);
           co_await move_on_after(append_timeout, [&]() -> Task<> {
@@ -279,7 +280,7 @@ Task<> election_scenario(Variant variant) {
   Election election;
   co_await open_nursery([&](Nursery& n) -> Task<> {
     for (int me = 0; me < 2; ++me) {
-      n.start_soon(TaskName("node" + std::to_string(me)),
+      n.start_soon(TaskName(absl::StrCat("node", me)),
                    [&, me]() -> Task<> { co_await run_for_leader(election, me, variant); });
     }
     co_return;
@@ -315,7 +316,7 @@ const std::vector<Specimen>& specimens() {
 const Specimen& specimen(const std::string& name) {
   for (const Specimen& s : specimens())
     if (s.name == name) return s;
-  throw std::out_of_range("no bug zoo specimen named " + name);
+  throw std::out_of_range(absl::StrCat("no bug zoo specimen named ", name));
 }
 
 }  // namespace trio::testing::bug_zoo

@@ -64,7 +64,8 @@ RunOutcome run_once(const Scenario& body, const Invariants& invariants,
   std::optional<ReplayChoiceSource> replay;
   if (!choices && options.choices) {
     auto values = parse_choices(*options.choices);
-    if (!values) throw std::invalid_argument("malformed choice string: " + *options.choices);
+    if (!values)
+      throw std::invalid_argument(absl::StrCat("malformed choice string: ", *options.choices));
     choices = &replay.emplace(std::move(*values));
   }
   RunOptions run_options{.clock = &clock,
@@ -96,12 +97,12 @@ RunOutcome run_once(const Scenario& body, const Invariants& invariants,
     } catch (...) {
     }
     if (!is_cancelled && options.expected_error) expected = options.expected_error(error);
-    if (!expected) add("the run raised " + describe_tree(error));
+    if (!expected) add(absl::StrCat("the run raised ", describe_tree(error)));
   }
   const int64_t leaked = lowlevel::live_frames() - frames_before;
   if (leaked != 0) add(absl::StrCat(leaked, " coroutine frame(s) leaked"));
   if (invariants) add(invariants());
-  recorder.note(error ? "run raised " + describe(error) : "run returned");
+  recorder.note(error ? absl::StrCat("run raised ", describe(error)) : "run returned");
   RunOutcome out;
   out.what = std::move(what);
   if (!out.what.empty()) {
@@ -286,26 +287,38 @@ std::string CancelExploreReport::to_string() const {
   std::string out =
       absl::StrCat("trio cancellation exploration, seed ", seed, ": ", cancel_points,
                    " cancel point(s), ", runs, " run(s) with an injected cancellation: ");
-  if (!baseline_failure.empty())
-    return out + "the run without injection failed: " + baseline_failure + "\n";
-  if (failures.empty()) return out + "every invariant held\n";
+  if (!baseline_failure.empty()) {
+    absl::StrAppend(&out, "the run without injection failed: ", baseline_failure, "\n");
+    return out;
+  }
+  if (failures.empty()) {
+    absl::StrAppend(&out, "every invariant held\n");
+    return out;
+  }
   const CancelPointFailure& f = failures.front();
   absl::StrAppend(&out, failures.size(), " failing\nfirst failure: ", f.to_string(), "\n");
   // One "reproduce with:" line: the shrunk failure's when there is one.
-  out += shrunk ? "the first failure replays with: " : "reproduce with: ";
-  out += replay_command(failure_token(*this, f)) + "\n(in code: " + failure_call(*this, f) + ")\n";
-  if (!shrunk) return out + "trace of that run:\n" + f.trace;
+  absl::StrAppend(&out, shrunk ? "the first failure replays with: " : "reproduce with: ",
+                  replay_command(failure_token(*this, f)), "\n(in code: ", failure_call(*this, f),
+                  ")\n");
+  if (!shrunk) {
+    absl::StrAppend(&out, "trace of that run:\n", f.trace);
+    return out;
+  }
   const CancelPointFailure& s = *shrunk;
   const std::string choices = s.choices.value_or("");
   absl::StrAppend(&out, "shrunk in ", shrink_runs, " run(s): ", s.to_string(), "\n");
   const auto values = parse_choices(choices);
   const bool all_default =
       values && std::all_of(values->begin(), values->end(), [](uint64_t v) { return v == 0; });
-  out += all_default ? "under the all-default schedule (every decision 0)\n"
-                     : "under the schedule \"" + choices + "\"\n";
-  out += "reproduce with: " + replay_command(failure_token(*this, s)) +
-         "\n(in code: " + failure_call(*this, s) + ")\n";
-  return out + "trace of that run:\n" + s.trace;
+  if (all_default) {
+    absl::StrAppend(&out, "under the all-default schedule (every decision 0)\n");
+  } else {
+    absl::StrAppend(&out, "under the schedule \"", choices, "\"\n");
+  }
+  absl::StrAppend(&out, "reproduce with: ", replay_command(failure_token(*this, s)),
+                  "\n(in code: ", failure_call(*this, s), ")\n", "trace of that run:\n", s.trace);
+  return out;
 }
 
 std::optional<CancelPointFailure> run_with_cancellation(const Scenario& body,
@@ -349,7 +362,7 @@ CancelExploreReport explore_cancellation(const Scenario& body, const Invariants&
       RunOutcome baseline = run_once(body, invariants, replay, counter);
       report.cancel_points = counter.count;
       if (!baseline.what.empty())
-        report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
+        report.baseline_failure = absl::StrCat(baseline.what, "\ntrace:\n", baseline.trace);
       return report;
     }
     if (auto f = run_with_cancellation(body, invariants, *token->cancel_point, token->cancel_scope,
@@ -367,7 +380,7 @@ CancelExploreReport explore_cancellation(const Scenario& body, const Invariants&
     report.cancel_points = counter.count;
     report.per_task = std::move(counter.per_task);
     if (!baseline.what.empty()) {
-      report.baseline_failure = baseline.what + "\ntrace:\n" + baseline.trace;
+      report.baseline_failure = absl::StrCat(baseline.what, "\ntrace:\n", baseline.trace);
       return report;
     }
   }

@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace trio::testing {
 
@@ -46,10 +50,10 @@ std::string format_choices(const std::vector<uint64_t>& values) {
     size_t j = i;
     while (j < values.size() && values[j] == 0) ++j;
     if (j - i >= 2) {
-      out += "0*" + std::to_string(j - i);
+      absl::StrAppend(&out, "0*", j - i);
       i = j;
     } else {
-      out += std::to_string(values[i]);
+      absl::StrAppend(&out, values[i]);
       ++i;
     }
   }
@@ -73,11 +77,15 @@ static std::string_view trim(std::string_view s) {
   return s;
 }
 
-static std::optional<uint64_t> parse_u64(std::string_view s) {
-  s = trim(s);
+// Decimal digits with optional whitespace around them. absl::SimpleAtoi also takes a sign after
+// the whitespace, so the first and last characters must be digits.
+static std::optional<uint64_t> parse_u64(std::string_view text) {
+  const std::string_view s = trim(text);
   uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.front())) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(absl::string_view(s.data(), s.size()), &v))
+    return std::nullopt;
   return v;
 }
 
@@ -107,9 +115,7 @@ std::optional<std::vector<uint64_t>> parse_choices(std::string_view text) {
 std::string describe_choices(const std::vector<Choice>& choices) {
   std::string out;
   for (const Choice& c : choices) {
-    if (!out.empty()) out += ' ';
-    out += choice_kind_name(c.kind);
-    out += '/' + std::to_string(c.n) + '=' + std::to_string(c.value);
+    absl::StrAppend(&out, out.empty() ? "" : " ", choice_kind_name(c.kind), "/", c.n, "=", c.value);
   }
   return out;
 }

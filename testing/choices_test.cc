@@ -63,6 +63,16 @@ TEST(ChoiceString, RejectsMalformedText) {
     EXPECT_FALSE(parse_choices(bad).has_value()) << bad;
 }
 
+// A number is decimal digits with optional whitespace around them: no sign, no base prefix, at
+// most 2^64 - 1.
+TEST(ChoiceString, NumbersAreDecimalDigitsWithOptionalWhitespace) {
+  EXPECT_EQ(*parse_choices("\t7\n, 0 * 2"), (std::vector<uint64_t>{7, 0, 0}));
+  EXPECT_EQ(*parse_choices("007,18446744073709551615"),
+            (std::vector<uint64_t>{7, 18446744073709551615u}));
+  for (const char* bad : {"+1", " +1", "-0", "0*+2", "0x10", "1e3", "18446744073709551616", " ,1"})
+    EXPECT_FALSE(parse_choices(bad).has_value()) << bad;
+}
+
 TEST(ChoiceNormalization, ZeroIsTheFifoChoiceForEveryKind) {
   // Fisher–Yates kinds: the identity step is raw n - 1.
   EXPECT_EQ(trio::testing::denormalize_choice(4, ChoiceKind::kBatchShuffle, 0), 3u);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
 #include "runtime/internal/runner.h"
 #include "runtime/lowlevel.h"
@@ -35,7 +36,7 @@ ScenarioRun run_scenario(const Scenario& scenario, const ScenarioOptions& option
     out.error = std::current_exception();
   }
   if (budget.exceeded()) out.error = std::make_exception_ptr(LivelockError(budget.report()));
-  recorder.note(out.error ? "run raised " + describe(out.error) : "run returned");
+  recorder.note(out.error ? absl::StrCat("run raised ", describe(out.error)) : "run returned");
   out.hash = recorder.hash();
   out.event_count = recorder.event_count();
   out.trace = recorder.trace();
@@ -77,26 +78,30 @@ DeterminismReport check_determinism(const Scenario& scenario, const ScenarioOpti
 }
 
 std::string DeterminismReport::to_string() const {
-  std::string out = "trio determinism check, seed " + std::to_string(seed) + ": ";
+  std::string out = absl::StrCat("trio determinism check, seed ", seed, ": ");
   if (deterministic()) {
-    return out + "deterministic (" + std::to_string(first_events) + " events, trace hash " +
-           format_hash(first_hash) + ")\n";
+    absl::StrAppend(&out, "deterministic (", first_events, " events, trace hash ",
+                    format_hash(first_hash), ")\n");
+    return out;
   }
-  out += "NOT deterministic: trace hashes " + format_hash(first_hash) + " (" +
-         std::to_string(first_events) + " events) and " + format_hash(second_hash) + " (" +
-         std::to_string(second_events) + " events)\n";
+  absl::StrAppend(&out, "NOT deterministic: trace hashes ", format_hash(first_hash), " (",
+                  first_events, " events) and ", format_hash(second_hash), " (", second_events,
+                  " events)\n");
   if (!diverging_index) {
-    return out +
-           "  the stored events are identical: the runs diverge after them (raise "
-           "ScenarioOptions::max_trace_events to see where)\n";
+    absl::StrAppend(&out,
+                    "  the stored events are identical: the runs diverge after them (raise "
+                    "ScenarioOptions::max_trace_events to see where)\n");
+    return out;
   }
-  out += "  first diverging event: #" + std::to_string(*diverging_index) + "\n";
+  absl::StrAppend(&out, "  first diverging event: #", *diverging_index, "\n");
   if (!context.empty()) {
-    out += "  after (same in both runs):\n";
-    for (const TraceEvent& e : context) out += "                " + format_event(e) + "\n";
+    absl::StrAppend(&out, "  after (same in both runs):\n");
+    for (const TraceEvent& e : context)
+      absl::StrAppend(&out, "                ", format_event(e), "\n");
   }
-  out += "  first run:    " + (first_event ? format_event(*first_event) : "(trace ended)") + "\n";
-  out += "  second run:   " + (second_event ? format_event(*second_event) : "(trace ended)") + "\n";
+  absl::StrAppend(
+      &out, "  first run:    ", first_event ? format_event(*first_event) : "(trace ended)", "\n",
+      "  second run:   ", second_event ? format_event(*second_event) : "(trace ended)", "\n");
   return out;
 }
 
@@ -153,14 +158,13 @@ void ProgressBudget::check(bool grace_steps_exceeded) {
   exceeded_ = true;
   exceeded_at_ = now;
   steps_at_exceeded_ = steps_;
-  report_ = "trio: no progress (livelock?): the run has not finished after ";
-  report_ +=
-      time_out ? format_time_ns(elapsed.count()) + " of virtual time (budget " +
-                     seconds(max_virtual_time_) + ")"
-               : std::to_string(steps_) + " task steps (budget " + std::to_string(max_steps_) + ")";
-  report_ += "; tasks are still running or waking each other. Every task was cancelled.\n";
-  report_ += "Task tree at " + format_time_ns(now.time_since_epoch().count()) + ":\n";
-  report_ += runner->task_tree();
+  report_ = absl::StrCat(
+      "trio: no progress (livelock?): the run has not finished after ",
+      time_out ? absl::StrCat(format_time_ns(elapsed.count()), " of virtual time (budget ",
+                              seconds(max_virtual_time_), ")")
+               : absl::StrCat(steps_, " task steps (budget ", max_steps_, ")"),
+      "; tasks are still running or waking each other. Every task was cancelled.\n",
+      "Task tree at ", format_time_ns(now.time_since_epoch().count()), ":\n", runner->task_tree());
   if (Nursery* system = runner->system_nursery())
     system->cancel_scope().cancel("no progress: ProgressBudget exceeded");
 }

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
+
 namespace trio::testing {
 
 namespace internal {
@@ -34,7 +36,7 @@ const BaseExceptionGroup* as_group(const std::exception_ptr& e) {
 
 // "std::runtime_error: boom", one line (a group gives its one-line summary).
 std::string one_line(const std::exception_ptr& e) {
-  return exception_type_name(e) + ": " + exception_message(e);
+  return absl::StrCat(exception_type_name(e), ": ", exception_message(e));
 }
 
 }  // namespace
@@ -135,18 +137,18 @@ std::string exception_message(const std::exception_ptr& e) {
 }
 
 std::string describe_exception(const std::exception_ptr& e) {
-  std::string text = exception_type_name(e) + ": ";
+  std::string text = absl::StrCat(exception_type_name(e), ": ");
   if (const BaseExceptionGroup* g = internal::as_group(e)) {
-    text += g->format_tree();
+    absl::StrAppend(&text, g->format_tree());
     while (!text.empty() && text.back() == '\n') text.pop_back();
   } else {
-    text += exception_message(e);
+    absl::StrAppend(&text, exception_message(e));
   }
   try {
     if (e) std::rethrow_exception(e);
   } catch (const TrioInternalError& internal_error) {
     if (internal_error.cause())
-      text += "\ncaused by: " + describe_exception(internal_error.cause());
+      absl::StrAppend(&text, "\ncaused by: ", describe_exception(internal_error.cause()));
   } catch (...) {
   }
   return text;

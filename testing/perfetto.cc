@@ -5,13 +5,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <utility>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace trio::testing {
 
@@ -54,9 +56,7 @@ std::string json_string(std::string_view s) {
     } else if (c == '\n') {
       out += "\\n";
     } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned>(c));
     } else if (c >= 0x80) {
       const size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
@@ -80,10 +80,7 @@ std::string json_string(std::string_view s) {
 std::string micros(int64_t ns) {
   const bool negative = ns < 0;
   const uint64_t m = negative ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%03" PRIu64, negative ? "-" : "", m / 1000,
-                m % 1000);
-  return buf;
+  return absl::StrFormat("%s%d.%03d", negative ? "-" : "", m / 1000, m % 1000);
 }
 
 // ---- building the event list -------------------------------------------------------------------
@@ -121,11 +118,10 @@ class Builder {
       if (t.waiting)
         slice(tid(id), t.wait_begin_ns, end_ns, t.wait_name, "wait", "{\"unfinished\":true}");
       const int64_t until = t.exited ? t.end_ns : end_ns;
-      std::string args = "{\"id\":" + std::to_string(id);
+      std::string args = absl::StrCat("{\"id\":", id);
       if (t.parent != kNoTask && tracks_.count(t.parent))
-        args += ",\"parent\":" + json_string(tracks_.at(t.parent).name);
-      if (!t.exited) args += ",\"unfinished\":true";
-      args += "}";
+        absl::StrAppend(&args, ",\"parent\":", json_string(tracks_.at(t.parent).name));
+      absl::StrAppend(&args, t.exited ? "" : ",\"unfinished\":true", "}");
       slice(tid(id), t.begin_ns, until, t.name, "task", args);
     }
     // Viewers nest slices in the order they come. By start time; at one instant a task's
@@ -137,19 +133,21 @@ class Builder {
       if (a.dur_ns != b.dur_ns) return a.dur_ns > b.dur_ns;
       return a.seq < b.seq;
     });
-    std::string json = "{\"traceEvents\":[\n";
-    json += metadata("process_name", kSchedulerTid, json_string(options.process_name));
-    json += ",\n" + metadata("thread_name", kSchedulerTid, json_string("scheduler"));
-    json += ",\n" + metadata("thread_sort_index", kSchedulerTid, "-1", "sort_index");
+    std::string json =
+        absl::StrCat("{\"traceEvents\":[\n",
+                     metadata("process_name", kSchedulerTid, json_string(options.process_name)),
+                     ",\n", metadata("thread_name", kSchedulerTid, json_string("scheduler")), ",\n",
+                     metadata("thread_sort_index", kSchedulerTid, "-1", "sort_index"));
     size_t index = 0;
     for (uint64_t id : preorder()) {
-      json += ",\n" + metadata("thread_name", tid(id), json_string(path(id)));
-      json += ",\n" + metadata("thread_sort_index", tid(id), std::to_string(index++), "sort_index");
+      absl::StrAppend(&json, ",\n", metadata("thread_name", tid(id), json_string(path(id))), ",\n",
+                      metadata("thread_sort_index", tid(id), absl::StrCat(index++), "sort_index"));
     }
-    for (const OutEvent& e : out_) json += ",\n" + e.json;
-    json +=
-        "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"clock\":\"trio run clock (virtual)\"," +
-        std::string("\"events\":") + std::to_string(trace_.size()) + "}}\n";
+    for (const OutEvent& e : out_) absl::StrAppend(&json, ",\n", e.json);
+    absl::StrAppend(&json,
+                    "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"clock\":\"trio run clock "
+                    "(virtual)\",\"events\":",
+                    trace_.size(), "}}\n");
     return json;
   }
 
@@ -164,7 +162,7 @@ class Builder {
       if (e.kind == TraceEventKind::kIdle) {
         const int64_t next = i + 1 < trace_.size() ? trace_[i + 1].time_ns : e.time_ns;
         slice(kSchedulerTid, e.time_ns, next, "idle", "scheduler",
-              "{\"detail\":" + json_string(e.detail) + "}");
+              absl::StrCat("{\"detail\":", json_string(e.detail), "}"));
       } else {
         instant(kSchedulerTid, e.time_ns, e.detail.empty() ? kind_name(e.kind) : e.detail, "g",
                 "{}");
@@ -189,18 +187,19 @@ class Builder {
       case TraceEventKind::kBlocked:
         t.waiting = true;
         t.wait_begin_ns = e.time_ns;
-        t.wait_name = e.detail.empty() ? "blocked" : "blocked " + e.detail;
+        t.wait_name = e.detail.empty() ? "blocked" : absl::StrCat("blocked ", e.detail);
         break;
       case TraceEventKind::kCancelled:
         instant(me, e.time_ns,
                 e.detail.rfind("(deadline)", 0) == 0 ? "deadline expired" : "cancelled", "t",
-                "{\"detail\":" + json_string(e.detail) + "}");
+                absl::StrCat("{\"detail\":", json_string(e.detail), "}"));
         [[fallthrough]];
       case TraceEventKind::kScheduled:
         if (t.waiting) {
           t.waiting = false;
           slice(me, t.wait_begin_ns, e.time_ns, t.wait_name, "wait",
-                "{\"woke\":" + json_string(std::string(kind_name(e.kind)) + " " + e.detail) + "}");
+                absl::StrCat("{\"woke\":",
+                             json_string(absl::StrCat(kind_name(e.kind), " ", e.detail)), "}"));
         }
         break;
       case TraceEventKind::kExited:
@@ -221,9 +220,9 @@ class Builder {
 
   static std::string head(const char* ph, uint64_t tid, int64_t ts, const std::string& name,
                           const char* cat) {
-    return std::string("{\"ph\":\"") + ph + "\",\"pid\":" + std::to_string(kPid) +
-           ",\"tid\":" + std::to_string(tid) + ",\"ts\":" + micros(ts) +
-           ",\"name\":" + json_string(name) + ",\"cat\":\"" + cat + "\"";
+    return absl::StrCat("{\"ph\":\"", ph, "\",\"pid\":", kPid, ",\"tid\":", tid,
+                        ",\"ts\":", micros(ts), ",\"name\":", json_string(name), ",\"cat\":\"", cat,
+                        "\"");
   }
 
   void slice(uint64_t tid, int64_t begin, int64_t end, const std::string& name, const char* cat,
@@ -231,30 +230,30 @@ class Builder {
     const std::string_view c = cat;
     const int rank = c == "task" ? 0 : c == "step" ? 1 : 2;
     emit(begin, end - begin,
-         head("X", tid, begin, name, cat) + ",\"dur\":" + micros(end - begin) +
-             ",\"args\":" + args + "}",
+         absl::StrCat(head("X", tid, begin, name, cat), ",\"dur\":", micros(end - begin),
+                      ",\"args\":", args, "}"),
          rank);
   }
 
   void instant(uint64_t tid, int64_t ts, const std::string& name, const char* scope,
                const std::string& args) {
     emit(ts, -1,
-         head("i", tid, ts, name, "event") + ",\"s\":\"" + scope + "\",\"args\":" + args + "}");
+         absl::StrCat(head("i", tid, ts, name, "event"), ",\"s\":\"", scope, "\",\"args\":", args,
+                      "}"));
   }
 
   // A spawn arrow (flow events, version 1): from the spawner's track to the child's.
   void flow(uint64_t parent_id, const TraceEvent& e) {
-    const std::string id = ",\"id\":" + std::to_string(e.task_id) + "}";
-    emit(e.time_ns, -1, head("s", tid(parent_id), e.time_ns, "spawn", "spawn") + id);
+    const std::string id = absl::StrCat(",\"id\":", e.task_id, "}");
+    emit(e.time_ns, -1, absl::StrCat(head("s", tid(parent_id), e.time_ns, "spawn", "spawn"), id));
     emit(e.time_ns, -1,
-         head("f", tid(e.task_id), e.time_ns, "spawn", "spawn") + ",\"bp\":\"e\"" + id);
+         absl::StrCat(head("f", tid(e.task_id), e.time_ns, "spawn", "spawn"), ",\"bp\":\"e\"", id));
   }
 
   static std::string metadata(const char* what, uint64_t tid, const std::string& value,
                               const char* key = "name") {
-    return std::string("{\"ph\":\"M\",\"pid\":") + std::to_string(kPid) +
-           ",\"tid\":" + std::to_string(tid) + ",\"name\":\"" + what + "\",\"args\":{\"" + key +
-           "\":" + value + "}}";
+    return absl::StrCat("{\"ph\":\"M\",\"pid\":", kPid, ",\"tid\":", tid, ",\"name\":\"", what,
+                        "\",\"args\":{\"", key, "\":", value, "}}");
   }
 
   // "main/worker/worker.5": the names from the outermost task below <init> down to `id`.
@@ -313,10 +312,10 @@ std::string write_chrome_trace(const Trace& trace, const std::string& path,
                                const ChromeTraceOptions& options) {
   const std::string json = chrome_trace_json(trace, options);
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return "cannot open " + path + ": " + std::strerror(errno);
+  if (!f) return absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
   const bool written = std::fwrite(json.data(), 1, json.size(), f) == json.size();
   const bool closed = std::fclose(f) == 0;
-  if (!written || !closed) return "cannot write " + path + ": " + std::strerror(errno);
+  if (!written || !closed) return absl::StrCat("cannot write ", path, ": ", std::strerror(errno));
   return "";
 }
 
@@ -340,14 +339,14 @@ std::unique_ptr<PerfettoTracer> tracer_from_env(std::string_view name) {
   if (file.empty()) file = "trace";
   ChromeTraceOptions options;
   options.process_name = std::string(name);
-  return std::make_unique<PerfettoTracer>(std::string(dir) + "/" + file + ".json",
+  return std::make_unique<PerfettoTracer>(absl::StrCat(dir, "/", file, ".json"),
                                           std::move(options));
 }
 
 std::unique_ptr<PerfettoTracer> tracer_for_current_test() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
   if (!info) return nullptr;
-  return tracer_from_env(std::string(info->test_suite_name()) + "." + info->name());
+  return tracer_from_env(absl::StrCat(info->test_suite_name(), ".", info->name()));
 }
 
 }  // namespace trio::testing

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runtime/lowlevel.h"
 #include "runtime/run.h"
 #include "simclock/mock_clock.h"
@@ -84,13 +86,13 @@ ScheduleRun run_with_choices(const Scenario& scenario, ChoiceSource& source,
   }
   // What the run raised after the budget cancelled it is a consequence, not the failure.
   if (budget.exceeded()) {
-    out.error = "trio::testing::LivelockError: " + budget.report();
+    out.error = absl::StrCat("trio::testing::LivelockError: ", budget.report());
     out.budget_ran_out_at = watch.events();
   }
   const int64_t leaked = lowlevel::live_frames() - frames_before;
   if (out.error.empty() && leaked != 0)
-    out.error = std::to_string(leaked) + " coroutine frame(s) leaked";
-  recorder.note(out.error.empty() ? "run returned" : "run raised " + out.error);
+    out.error = absl::StrCat(leaked, " coroutine frame(s) leaked");
+  recorder.note(out.error.empty() ? "run returned" : absl::StrCat("run raised ", out.error));
   out.trace = recorder.trace();
   out.hash = recorder.hash();
   out.choices = logged.choices();
@@ -105,7 +107,8 @@ ScheduleRun run_seed(const Scenario& scenario, uint64_t seed, const ExploreOptio
 ScheduleRun replay_choices(const Scenario& scenario, const std::string& choice_string,
                            const ExploreOptions& options) {
   auto values = parse_choices(choice_string);
-  if (!values) throw std::invalid_argument("malformed choice string: " + choice_string);
+  if (!values)
+    throw std::invalid_argument(absl::StrCat("malformed choice string: ", choice_string));
   ReplayChoiceSource replay(std::move(*values));
   return run_with_choices(scenario, replay, options);
 }
@@ -144,14 +147,13 @@ bool simpler(const std::vector<Choice>& a, const std::vector<Choice>& b) {
 std::string describe_for_report(const std::vector<Choice>& choices) {
   constexpr size_t kDescribedMax = 16;
   if (choices.size() <= kDescribedMax) return describe_choices(choices);
-  std::string out;
+  std::vector<std::string> nonzero;
   for (size_t i = 0; i < choices.size(); ++i) {
-    if (choices[i].value == 0) continue;
-    if (!out.empty()) out += ' ';
-    out += "#" + std::to_string(i) + " " + describe_choices({choices[i]});
+    if (choices[i].value != 0)
+      nonzero.push_back(absl::StrCat("#", i, " ", describe_choices({choices[i]})));
   }
-  return out + (out.empty() ? "" : "; ") + "the other " +
-         std::to_string(choices.size() - count_nonzero(choices)) + " are 0";
+  return absl::StrCat(absl::StrJoin(nonzero, " "), nonzero.empty() ? "" : "; ", "the other ",
+                      choices.size() - nonzero.size(), " are 0");
 }
 
 }  // namespace
@@ -230,10 +232,11 @@ ScheduleRun shrink_choices(const Scenario& scenario, const ScheduleRun& failing,
 std::string format_failing_trace(const ScheduleRun& run, size_t max_lines) {
   if (run.budget_ran_out_at != SIZE_MAX) {
     if (auto cycle = find_cycle(run.trace, run.budget_ran_out_at)) {
-      return "livelock: the run is stuck in a cycle of " + std::to_string(cycle->length) +
-             " events (" + format_time_ns(cycle->period_ns) + " of virtual time), repeated " +
-             std::to_string(cycle->repetitions) + " times until the budget ran out\n" +
-             format_cycle_report(run.trace, *cycle, /*lead_in_lines=*/max_lines / 3, max_lines);
+      return absl::StrCat(
+          "livelock: the run is stuck in a cycle of ", cycle->length, " events (",
+          format_time_ns(cycle->period_ns), " of virtual time), repeated ", cycle->repetitions,
+          " times until the budget ran out\n",
+          format_cycle_report(run.trace, *cycle, /*lead_in_lines=*/max_lines / 3, max_lines));
     }
   }
   return format_report_trace(run.trace, max_lines);
@@ -266,15 +269,12 @@ PropertyResult replay_property(const Scenario& scenario, const PropertyOptions& 
   result.passed = !result.shrunk.failed();
   if (result.passed) return result;
   const ScheduleRun& s = result.shrunk;
-  std::ostringstream report;
-  report << "trio property failed replaying TRIO_REPLAY=" << format_replay_token(token) << "\n"
-         << "error: " << s.error << "\n"
-         << "choices: \"" << s.choice_string() << "\" (" << describe_choices(s.choices) << ")\n"
-         << "reproduce with: " << replay_command(token) << "  // trace hash " << format_hash(s.hash)
-         << "\n"
-         << "trace (its end):\n"
-         << format_failing_trace(s, options.report_trace_lines);
-  result.report = report.str();
+  result.report =
+      absl::StrCat("trio property failed replaying TRIO_REPLAY=", format_replay_token(token), "\n",
+                   "error: ", s.error, "\n", "choices: \"", s.choice_string(), "\" (",
+                   describe_choices(s.choices), ")\n", "reproduce with: ", replay_command(token),
+                   "  // trace hash ", format_hash(s.hash), "\n", "trace (its end):\n",
+                   format_failing_trace(s, options.report_trace_lines));
   return result;
 }
 
@@ -342,27 +342,24 @@ PropertyResult check_property(const Scenario& scenario, const PropertyOptions& o
         shrink_choices(scenario, result.shrunk, options.explore, /*max_runs=*/2000, &reduce_runs);
     result.shrink_runs += reduce_runs;
   }
-  std::ostringstream report;
   if (!failed_once) {
-    report << "trio property: rapidcheck did not succeed: ";
-    rc::detail::printResultMessage(rc_result, report);
-    result.report = report.str();
+    std::ostringstream message;  // rapidcheck prints its result to an std::ostream
+    rc::detail::printResultMessage(rc_result, message);
+    result.report = absl::StrCat("trio property: rapidcheck did not succeed: ", message.str());
     return result;
   }
   const ScheduleRun& s = result.shrunk;
-  report << "trio property failed (schedule " << schedule_name(options.explore.schedule)
-         << ", rapidcheck seed " << options.rapidcheck_seed << ") after " << result.cases
-         << " case(s); shrunk in " << result.shrink_runs << " run(s) from "
-         << count_nonzero(result.first_choices) << " to " << count_nonzero(s.choices)
-         << " non-simplest choice(s) of " << s.choices.size() << ".\n"
-         << "error: " << s.error << "\n"
-         << "choices: \"" << s.choice_string() << "\" (" << describe_for_report(s.choices) << ")\n"
-         << "replay: trio::testing::replay_choices(scenario, \"" << s.choice_string()
-         << "\", options)  // trace hash " << format_hash(s.hash) << "\n"
-         << "reproduce with: " << replay_command(property_token(options.explore, s.choices)) << "\n"
-         << "shrunk trace (its end):\n"
-         << format_failing_trace(s, options.report_trace_lines);
-  result.report = report.str();
+  result.report = absl::StrCat(
+      "trio property failed (schedule ", schedule_name(options.explore.schedule),
+      ", rapidcheck seed ", options.rapidcheck_seed, ") after ", result.cases,
+      " case(s); shrunk in ", result.shrink_runs, " run(s) from ",
+      count_nonzero(result.first_choices), " to ", count_nonzero(s.choices),
+      " non-simplest choice(s) of ", s.choices.size(), ".\n", "error: ", s.error, "\n",
+      "choices: \"", s.choice_string(), "\" (", describe_for_report(s.choices), ")\n",
+      "replay: trio::testing::replay_choices(scenario, \"", s.choice_string(),
+      "\", options)  // trace hash ", format_hash(s.hash), "\n",
+      "reproduce with: ", replay_command(property_token(options.explore, s.choices)), "\n",
+      "shrunk trace (its end):\n", format_failing_trace(s, options.report_trace_lines));
   return result;
 }
 

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "testing/choices.h"
 
 namespace trio::testing {
@@ -15,10 +18,17 @@ namespace {
 constexpr Schedule kSchedules[] = {Schedule::kFifo, Schedule::kCoinFlip, Schedule::kShuffle,
                                    Schedule::kLifo, Schedule::kPct};
 
+// std::string_view to Abseil's own string_view (not an alias of it in Debian's build).
+absl::string_view to_absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Decimal digits only. absl::SimpleAtoi also takes whitespace and a sign around them, so the
+// first and last characters must be digits.
 std::optional<uint64_t> parse_u64(std::string_view s) {
   uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.front())) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(to_absl(s), &v))
+    return std::nullopt;
   return v;
 }
 
@@ -35,22 +45,21 @@ std::string format_replay_token(const ReplayToken& t) {
     if (!out.empty()) out += ':';
     out += item;
   };
-  if (t.seed) add("seed=" + std::to_string(*t.seed));
+  if (t.seed) add(absl::StrCat("seed=", *t.seed));
   if (t.choices) {
     std::string c = format_choices(*t.choices);
     for (char& ch : c)
       if (ch == '*') ch = 'x';
-    add("choices=" + c);
+    add(absl::StrCat("choices=", c));
   }
-  if (t.schedule != Schedule::kCoinFlip) add(std::string("schedule=") + schedule_name(t.schedule));
+  if (t.schedule != Schedule::kCoinFlip) add(absl::StrCat("schedule=", schedule_name(t.schedule)));
   if (t.schedule == Schedule::kPct) {
-    add("depth=" + std::to_string(t.pct.depth));
-    add("steps=" + std::to_string(t.pct.max_steps));
+    add(absl::StrCat("depth=", t.pct.depth));
+    add(absl::StrCat("steps=", t.pct.max_steps));
   }
-  if (t.cancel_point)
-    add("cancel=" + std::to_string(*t.cancel_point) + "." + std::to_string(t.cancel_scope));
+  if (t.cancel_point) add(absl::StrCat("cancel=", *t.cancel_point, ".", t.cancel_scope));
   if (t.timer_perturbation > Duration(0))
-    add("timers=" + std::to_string(t.timer_perturbation.count()));
+    add(absl::StrCat("timers=", t.timer_perturbation.count()));
   return out;
 }
 
@@ -62,10 +71,11 @@ std::optional<ReplayToken> parse_replay_token(std::string_view text, std::string
     const std::string_view item = text.substr(0, colon);
     text = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) return fail(error, "'" + std::string(item) + "' has no '='");
+    if (eq == std::string_view::npos)
+      return fail(error, absl::StrCat("'", to_absl(item), "' has no '='"));
     const std::string_view key = item.substr(0, eq);
     const std::string_view value = item.substr(eq + 1);
-    const std::string bad = "bad value in '" + std::string(item) + "'";
+    const std::string bad = absl::StrCat("bad value in '", to_absl(item), "'");
     if (key == "seed") {
       if (!(t.seed = parse_u64(value))) return fail(error, bad);
     } else if (key == "choices") {
@@ -77,7 +87,7 @@ std::optional<ReplayToken> parse_replay_token(std::string_view text, std::string
       bool found = false;
       for (Schedule s : kSchedules)
         if (value == schedule_name(s)) t.schedule = s, found = true;
-      if (!found) return fail(error, bad + " (fifo, coin-flip, shuffle, lifo or pct)");
+      if (!found) return fail(error, absl::StrCat(bad, " (fifo, coin-flip, shuffle, lifo or pct)"));
     } else if (key == "depth") {
       const auto v = parse_u64(value);
       if (!v || *v < 1 || *v > 1000) return fail(error, bad);
@@ -99,8 +109,8 @@ std::optional<ReplayToken> parse_replay_token(std::string_view text, std::string
       if (!v || *v > static_cast<uint64_t>(INT64_MAX)) return fail(error, bad);
       t.timer_perturbation = Duration(static_cast<int64_t>(*v));
     } else {
-      return fail(error, "unknown key '" + std::string(key) +
-                             "' (seed, choices, schedule, depth, steps, cancel, timers)");
+      return fail(error, absl::StrCat("unknown key '", to_absl(key),
+                                      "' (seed, choices, schedule, depth, steps, cancel, timers)"));
     }
   }
   return t;
@@ -111,8 +121,7 @@ std::optional<ReplayToken> replay_token_from_environment(std::string* error) {
   if (text == nullptr || *text == '\0') return std::nullopt;
   std::string why;
   std::optional<ReplayToken> t = parse_replay_token(text, &why);
-  if (!t && error)
-    *error = std::string(kReplayEnv) + "='" + text + "' is not a replay token: " + why;
+  if (!t && error) *error = absl::StrCat(kReplayEnv, "='", text, "' is not a replay token: ", why);
   return t;
 }
 
@@ -133,20 +142,17 @@ std::string build_config_flag() {
 std::string replay_command(const ReplayToken& token) {
   std::string test;
   if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info())
-    test = std::string(info->test_suite_name()) + "." + info->name();
-  const std::string assignment = std::string(kReplayEnv) + "=" + format_replay_token(token);
+    test = absl::StrCat(info->test_suite_name(), ".", info->name());
+  const std::string assignment = absl::StrCat(kReplayEnv, "=", format_replay_token(token));
   if (const char* target = std::getenv("TEST_TARGET"); target != nullptr && *target != '\0') {
-    std::string out = "bazel test" + build_config_flag() + " " + target;
-    if (!test.empty()) out += " --test_filter=" + test;
-    return out + " --test_env=" + assignment;
+    return absl::StrCat("bazel test", build_config_flag(), " ", target,
+                        test.empty() ? "" : " --test_filter=", test, " --test_env=", assignment);
   }
   std::string exe = "path/to/binary";
   char buf[4096];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n > 0) exe.assign(buf, static_cast<size_t>(n));
-  std::string out = assignment + " " + exe;
-  if (!test.empty()) out += " --gtest_filter=" + test;
-  return out;
+  return absl::StrCat(assignment, " ", exe, test.empty() ? "" : " --gtest_filter=", test);
 }
 
 }  // namespace trio::testing

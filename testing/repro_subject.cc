@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/trio.h"
 #include "testing/testing.h"
 
@@ -14,7 +15,7 @@ namespace {
 
 trio::Task<> record(std::string* schedule, int i) {
   for (int k = 0; k < 3; ++k) co_await trio::checkpoint();
-  *schedule += std::to_string(i);
+  absl::StrAppend(schedule, i);
 }
 
 }  // namespace

@@ -4,13 +4,14 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/errors.h"
 
 namespace trio::testing {
 
 Task<> Sequencer::wait_turn(int position) {
   if (claimed_.count(position))
-    throw RuntimeError("Attempted to reuse sequence point " + std::to_string(position));
+    throw RuntimeError(absl::StrCat("Attempted to reuse sequence point ", position));
   if (broken_) throw RuntimeError("sequence broken!");
   claimed_.insert(position);
   if (position == 0) co_return;

@@ -5,13 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/errors.h"
 #include "runtime/internal/task_record.h"
@@ -29,12 +36,16 @@ const char* env(const char* name) {
   return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
+// A number in an environment variable: optional leading whitespace, an optional '+', decimal
+// digits, nothing after them. A '-' is refused (strtoull would wrap " -5" around to 2^64 - 5).
+// absl::SimpleAtoi also takes trailing whitespace, so the last character must be a digit.
 bool parse_u64(const char* text, uint64_t* out) {
   if (text == nullptr) return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') return false;
+  const absl::string_view s(text);
+  uint64_t v = 0;
+  if (s.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(s.back())) ||
+      !absl::SimpleAtoi(s, &v))
+    return false;
   *out = v;
   return true;
 }
@@ -42,7 +53,7 @@ bool parse_u64(const char* text, uint64_t* out) {
 std::string current_test_name() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
   if (info == nullptr) return "";
-  return std::string(info->test_suite_name()) + "." + info->name();
+  return absl::StrCat(info->test_suite_name(), ".", info->name());
 }
 
 // ---- Sharding: every sweep TEST runs in every shard ---------------------------------------------
@@ -195,15 +206,15 @@ RunOutcome run_one(const Scenario& scenario, const SweepOptions& o, const RunSpe
   // With an injected cancellation, an expected error passes (Cancelled never does).
   if (error && !(injecting && !is_cancelled(error) && o.cancellation.expected_error &&
                  o.cancellation.expected_error(error))) {
-    add("raised " + describe_tree(error));
+    add(absl::StrCat("raised ", describe_tree(error)));
   }
   // What the run raised after the budget cancelled it is a consequence, not the failure.
   if (budget.exceeded()) out.what = budget.report();
   const int64_t leaked = lowlevel::live_frames() - frames_before;
-  if (leaked != 0) add(std::to_string(leaked) + " coroutine frame(s) leaked");
+  if (leaked != 0) add(absl::StrCat(leaked, " coroutine frame(s) leaked"));
   if (o.invariants) add(o.invariants());
   if (spec.traced) {
-    recorder.note(out.what.empty() ? "run returned" : "run raised " + out.what);
+    recorder.note(out.what.empty() ? "run returned" : absl::StrCat("run raised ", out.what));
     out.trace = recorder.trace();
     out.hash = recorder.hash();
     out.choices = log->choices();
@@ -262,45 +273,40 @@ SweepFailure describe_failure(const Scenario& scenario, const SweepOptions& o, R
 std::string scope_text(size_t index, size_t count) {
   if (count == 0) return "no scope";
   if (count == 1) return "its only scope";
-  std::string s = "scope " + std::to_string(index) + " of " + std::to_string(count);
-  if (index == 0) s += " (innermost)";
-  if (index + 1 == count) s += " (outermost)";
-  return s;
+  return absl::StrCat("scope ", index, " of ", count, index == 0 ? " (innermost)" : "",
+                      index + 1 == count ? " (outermost)" : "");
 }
 
 // "seed 7" or "seed 7, cancel point 4 (task main.2, cancelling its only scope)".
 std::string run_name(const SweepFailure& f) {
-  std::string out = "seed " + std::to_string(f.seed);
+  std::string out = absl::StrCat("seed ", f.seed);
   if (f.cancel_point) {
-    out += ", cancel point " + std::to_string(*f.cancel_point) + " (task " + f.cancel_task +
-           ", cancelling " + scope_text(f.cancel_scope, f.scope_count) + ")";
+    absl::StrAppend(&out, ", cancel point ", *f.cancel_point, " (task ", f.cancel_task,
+                    ", cancelling ", scope_text(f.cancel_scope, f.scope_count), ")");
   }
   return out;
 }
 
 std::string exploration_text(const SweepOptions& o) {
-  std::string out;
-  auto add = [&out](const std::string& item) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  };
+  std::vector<std::string> items;
   if (o.schedule == Schedule::kPct) {
-    add("pct depth " + std::to_string(o.pct.depth) + " steps " + std::to_string(o.pct.max_steps));
+    items.push_back(absl::StrCat("pct depth ", o.pct.depth, " steps ", o.pct.max_steps));
   } else if (o.schedule != Schedule::kCoinFlip) {
-    add(std::string(schedule_name(o.schedule)) + " schedule");
+    items.push_back(absl::StrCat(schedule_name(o.schedule), " schedule"));
   }
   if (o.cancellation.enabled) {
-    add(o.cancellation.max_points == 0
-            ? std::string("a cancellation at every cancel point")
-            : "a cancellation at up to " + std::to_string(o.cancellation.max_points) +
-                  " cancel points per seed");
+    items.push_back(o.cancellation.max_points == 0
+                        ? std::string("a cancellation at every cancel point")
+                        : absl::StrCat("a cancellation at up to ", o.cancellation.max_points,
+                                       " cancel points per seed"));
   }
   if (o.timer_perturbation > Duration(0)) {
     const int64_t ns = o.timer_perturbation.count();
-    add("timers perturbed by < " + (ns % 1'000'000 == 0 ? std::to_string(ns / 1'000'000) + " ms"
-                                                        : std::to_string(ns) + " ns"));
+    items.push_back(ns % 1'000'000 == 0
+                        ? absl::StrCat("timers perturbed by < ", ns / 1'000'000, " ms")
+                        : absl::StrCat("timers perturbed by < ", ns, " ns"));
   }
-  return out;
+  return absl::StrJoin(items, ", ");
 }
 
 // The cancel points to explore in a run that reached `count` of them.
@@ -339,35 +345,32 @@ SweepFailure replay_token(const Scenario& scenario, const ReplayToken& token,
 }
 
 std::string SweepReport::summary() const {
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.2f s, %.0f seeds/s", seconds,
-                seconds > 0 ? static_cast<double>(seeds_run) / seconds : 0.0);
-  std::string out = "trio sweep " + name + ": ";
+  std::string out = absl::StrCat("trio sweep ", name, ": ");
   if (!replayed.empty()) {
-    out += "replaying TRIO_REPLAY=" + replayed;
+    absl::StrAppend(&out, "replaying TRIO_REPLAY=", replayed);
   } else if (seeds == 0) {
-    out += "no seeds";
+    absl::StrAppend(&out, "no seeds");
   } else {
-    out += "seeds " + std::to_string(first_seed) + ".." + std::to_string(first_seed + seeds - 1);
+    absl::StrAppend(&out, "seeds ", first_seed, "..", first_seed + seeds - 1);
   }
-  if (total_shards > 1) {
-    out += " (shard " + std::to_string(shard_index + 1) + "/" + std::to_string(total_shards) + ")";
-  }
-  if (!exploration.empty()) out += ", " + exploration;
-  out += ", " + std::to_string(seeds_run) + " of " + std::to_string(seeds) + " seeds run";
-  if (runs != seeds_run) out += " (" + std::to_string(runs) + " runs)";
-  out += " in " + std::string(rate) + ", " + std::to_string(failing_seeds) + " failing";
-  if (!failures.empty()) out += ", first failing seed " + std::to_string(failures.front().seed);
+  if (total_shards > 1) absl::StrAppend(&out, " (shard ", shard_index + 1, "/", total_shards, ")");
+  if (!exploration.empty()) absl::StrAppend(&out, ", ", exploration);
+  absl::StrAppend(&out, ", ", seeds_run, " of ", seeds, " seeds run");
+  if (runs != seeds_run) absl::StrAppend(&out, " (", runs, " runs)");
+  absl::StrAppendFormat(&out, " in %.2f s, %.0f seeds/s, %d failing", seconds,
+                        seconds > 0 ? static_cast<double>(seeds_run) / seconds : 0.0,
+                        failing_seeds);
+  if (!failures.empty()) absl::StrAppend(&out, ", first failing seed ", failures.front().seed);
   return out;
 }
 
 std::string SweepReport::to_string() const {
-  std::string out = summary() + "\n";
+  std::string out = absl::StrCat(summary(), "\n");
   if (failures.empty()) return out;
   const SweepFailure& f = failures.front();
-  out += run_name(f) + " " + f.what + "\nreproduce with: " + f.repro + "\nchoices: \"" + f.choices +
-         "\" (trace hash " + format_hash(f.hash) + ")\ntrace of seed " + std::to_string(f.seed) +
-         ":\n" + f.trace;
+  absl::StrAppend(&out, run_name(f), " ", f.what, "\nreproduce with: ", f.repro, "\nchoices: \"",
+                  f.choices, "\" (trace hash ", format_hash(f.hash), ")\ntrace of seed ", f.seed,
+                  ":\n", f.trace);
   return out;
 }
 
@@ -432,9 +435,10 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
     // Without the environment, TRIO_REPLAY would be ignored: name the call that runs it.
     if (!o.use_environment) {
       if (report.exploration.empty() && !f.cancel_point)
-        return "trio::testing::run_seed(scenario, " + std::to_string(f.seed) + ")";
-      return "trio::testing::replay_token(scenario, *trio::testing::parse_replay_token(\"" +
-             format_replay_token(f.token) + "\"), options)";
+        return absl::StrCat("trio::testing::run_seed(scenario, ", f.seed, ")");
+      return absl::StrCat(
+          "trio::testing::replay_token(scenario, *trio::testing::parse_replay_token(\"",
+          format_replay_token(f.token), "\"), options)");
     }
     return replay_command(f.token);
   };
@@ -446,10 +450,9 @@ SweepReport sweep(const Scenario& scenario, const SweepOptions& options) {
       if (token) f.token = *token;
       f.repro = repro(f);
       if (const char* dir = env("TEST_UNDECLARED_OUTPUTS_DIR")) {
-        std::string file = std::string(dir) + "/sweep-" + sanitize(report.name) + "-seed-" +
-                           std::to_string(f.seed);
-        if (f.cancel_point) file += "-point-" + std::to_string(*f.cancel_point);
-        std::ofstream out(file + ".txt");
+        std::string file = absl::StrCat(dir, "/sweep-", sanitize(report.name), "-seed-", f.seed);
+        if (f.cancel_point) absl::StrAppend(&file, "-point-", *f.cancel_point);
+        std::ofstream out(absl::StrCat(file, ".txt"));
         out << "trio sweep " << report.name << ", " << run_name(f) << ": " << f.what
             << "\nreproduce with: " << f.repro << "\nchoices: \"" << f.choices << "\"\ntrace:\n"
             << f.trace;

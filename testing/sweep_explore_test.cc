@@ -302,4 +302,14 @@ TEST(ReplayToken, FormatsAndParsesBack) {
   EXPECT_FALSE(trio::testing::parse_replay_token("schedule=zigzag", &error));
 }
 
+// A token's numbers are bare decimal digits: no sign, no whitespace, at most 2^64 - 1.
+TEST(ReplayToken, NumbersAreBareDecimalDigits) {
+  EXPECT_EQ(trio::testing::parse_replay_token("seed=18446744073709551615"),
+            (ReplayToken{.seed = 18446744073709551615u}));
+  EXPECT_EQ(trio::testing::parse_replay_token("seed=007"), (ReplayToken{.seed = 7}));
+  for (const char* bad : {"seed=", "seed=+5", "seed=-0", "seed= 5", "seed=5 ", "seed=0x5",
+                          "seed=18446744073709551616", "cancel=+1", "cancel=1.-0"})
+    EXPECT_FALSE(trio::testing::parse_replay_token(bad).has_value()) << bad;
+}
+
 }  // namespace

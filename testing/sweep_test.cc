@@ -171,6 +171,25 @@ TEST(Sweep, TrioSweepSeedRunsThatSeedOnly) {
   EXPECT_EQ(report.failures.front().trace, full.failures.front().trace);
 }
 
+// TRIO_SWEEP_SEED is strtoull's decimal syntax without '-': leading whitespace and a '+' are
+// accepted; anything after the digits, whitespace included, makes it malformed, and a malformed
+// value is ignored (every seed runs).
+TEST(Sweep, TrioSweepSeedIsADecimalNumber) {
+  SweepOptions options = quiet(10);
+  options.use_environment = true;
+  for (const char* good : {"7", " 7", "+7", "\t+7", "007"}) {
+    ScopedEnv only("TRIO_SWEEP_SEED", good);
+    auto report = trio::testing::sweep(correct_scenario, options);
+    EXPECT_EQ(report.seeds_run, 1u) << "'" << good << "'";
+    EXPECT_EQ(report.first_seed, 7u) << "'" << good << "'";
+  }
+  for (const char* bad : {"", "7 ", "-7", " -7", "7x", "0x7", "18446744073709551616"}) {
+    ScopedEnv only("TRIO_SWEEP_SEED", bad);
+    auto report = trio::testing::sweep(correct_scenario, options);
+    EXPECT_EQ(report.seeds_run, 10u) << "'" << bad << "'";
+  }
+}
+
 TEST(Sweep, WritesFailingSeedsToTheUndeclaredOutputsDirectory) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   ASSERT_NE(tmp, nullptr) << "run under bazel test";

@@ -2,11 +2,11 @@
 #include "testing/trace.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <exception>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "runtime/errors.h"
 #include "runtime/lowlevel.h"
 #include "runtime/nursery.h"
@@ -43,23 +43,13 @@ std::string format_time_ns(int64_t ns) {
   // Integer arithmetic: the text must not depend on floating-point formatting.
   const bool negative = ns < 0;
   const uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%06" PRIu64 "s", negative ? "-" : "",
-                magnitude / 1'000'000'000, magnitude % 1'000'000'000 / 1000);
-  return buf;
+  return absl::StrFormat("%s%d.%06ds", negative ? "-" : "", magnitude / 1'000'000'000,
+                         magnitude % 1'000'000'000 / 1000);
 }
 
 std::string format_event(const TraceEvent& e) {
-  std::string out = format_time_ns(e.time_ns);
-  out += ' ';
-  out += e.task.empty() ? "-" : e.task;
-  out += ' ';
-  out += kind_name(e.kind);
-  if (!e.detail.empty()) {
-    out += ' ';
-    out += e.detail;
-  }
-  return out;
+  return absl::StrCat(format_time_ns(e.time_ns), " ", e.task.empty() ? "-" : e.task, " ",
+                      kind_name(e.kind), e.detail.empty() ? "" : " ", e.detail);
 }
 
 std::string format_trace(const Trace& trace, size_t max_lines) {
@@ -69,7 +59,7 @@ std::string format_trace(const Trace& trace, size_t max_lines) {
     out += format_event(trace[i]);
     out += '\n';
   }
-  if (shown < trace.size()) out += "... " + std::to_string(trace.size() - shown) + " more events\n";
+  if (shown < trace.size()) absl::StrAppend(&out, "... ", trace.size() - shown, " more events\n");
   return out;
 }
 
@@ -78,7 +68,7 @@ std::string format_trace_tail(const Trace& trace, size_t max_lines) {
   size_t first = 0;
   if (trace.size() > max_lines) {
     first = trace.size() - max_lines;
-    out = "... " + std::to_string(first) + " earlier events\n";
+    out = absl::StrCat("... ", first, " earlier events\n");
   }
   for (size_t i = first; i < trace.size(); ++i) {
     out += format_event(trace[i]);
@@ -128,11 +118,12 @@ std::string format_report_trace(const Trace& trace, size_t max_lines) {
   const Trace shown = fold_trace(trace, &folded);
   std::string out;
   if (folded != 0) {
-    out = "(" + std::to_string(folded) + " of " + std::to_string(trace.size()) +
-          " events are the run's own bookkeeping and not shown: its init task, the main task's "
-          "spawn, and the reschedule of each spawn and checkpoint)\n";
+    out = absl::StrCat("(", folded, " of ", trace.size(),
+                       " events are the run's own bookkeeping and not shown: its init task, the "
+                       "main task's spawn, and the reschedule of each spawn and checkpoint)\n");
   }
-  return out + format_trace_tail(shown, max_lines);
+  absl::StrAppend(&out, format_trace_tail(shown, max_lines));
+  return out;
 }
 
 bool same_but_time(const TraceEvent& a, const TraceEvent& b) {
@@ -175,15 +166,14 @@ std::string format_cycle_report(const Trace& trace, const TraceCycle& cycle, siz
   const size_t end = std::min(cycle.end, trace.size());
   const size_t last_turn = end - std::min(cycle.length, end);
   const size_t start = std::min(cycle.start, last_turn);
-  std::string out = "-- before the cycle:\n" +
-                    format_trace_tail(fold_trace(slice(trace, 0, start)), lead_in_lines);
-  out += "-- the cycle, its last turn (turn " + std::to_string(cycle.repetitions) + " of " +
-         std::to_string(cycle.repetitions) + ", " + format_time_ns(cycle.period_ns) +
-         " of virtual time each):\n" +
-         format_trace_tail(fold_trace(slice(trace, last_turn, end)), max_lines);
-  out += "-- after the cycle:\n" +
-         format_trace_tail(fold_trace(slice(trace, end, trace.size())), max_lines);
-  return out;
+  return absl::StrCat("-- before the cycle:\n",
+                      format_trace_tail(fold_trace(slice(trace, 0, start)), lead_in_lines),
+                      "-- the cycle, its last turn (turn ", cycle.repetitions, " of ",
+                      cycle.repetitions, ", ", format_time_ns(cycle.period_ns),
+                      " of virtual time each):\n",
+                      format_trace_tail(fold_trace(slice(trace, last_turn, end)), max_lines),
+                      "-- after the cycle:\n",
+                      format_trace_tail(fold_trace(slice(trace, end, trace.size())), max_lines));
 }
 
 // ---- hashing ---------------------------------------------------------------------------------
@@ -224,11 +214,7 @@ uint64_t trace_hash(const Trace& trace) {
   return h;
 }
 
-std::string format_hash(uint64_t hash) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%016" PRIx64, hash);
-  return buf;
-}
+std::string format_hash(uint64_t hash) { return absl::StrFormat("0x%016x", hash); }
 
 // ---- the recorder ----------------------------------------------------------------------------
 
@@ -243,17 +229,13 @@ std::pair<TraceEventKind, std::string> classify_wakeup(const lowlevel::TaskRecor
       std::rethrow_exception(task.next_exception);
     } catch (const Cancelled& c) {
       kind = TraceEventKind::kCancelled;
-      detail = std::string("(") + c.source_name() + ")";
-      if (c.has_reason()) detail += " reason '" + c.reason() + "'";
+      detail = absl::StrCat("(", c.source_name(), ")");
+      if (c.has_reason()) absl::StrAppend(&detail, " reason '", c.reason(), "'");
     } catch (...) {
-      detail = "with " + describe(std::current_exception());
+      detail = absl::StrCat("with ", describe(std::current_exception()));
     }
   }
-  if (waited_on) {
-    if (!detail.empty()) detail += ' ';
-    detail += "after ";
-    detail += waited_on;
-  }
+  if (waited_on) absl::StrAppend(&detail, detail.empty() ? "" : " ", "after ", waited_on);
   return {kind, std::move(detail)};
 }
 }  // namespace
@@ -351,7 +333,7 @@ void TraceRecorder::before_io_wait(Duration timeout) {
     detail = "(no deadline)";
   } else {
     const int64_t next = now_ns() + stats.seconds_to_next_deadline.count();
-    detail = "until " + format_time_ns(next);
+    detail = absl::StrCat("until ", format_time_ns(next));
   }
   add(TraceEventKind::kIdle, nullptr, std::move(detail));
 }

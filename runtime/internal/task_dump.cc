@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "runtime/cancel_scope.h"
 #include "runtime/internal/hang_report.h"
 #include "runtime/internal/runner.h"
@@ -18,9 +20,8 @@ namespace trio::internal {
 std::string seconds_text(int64_t ns) {
   const bool negative = ns < 0;
   const uint64_t m = negative ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
-  std::string frac = std::to_string(m % 1'000'000'000 / 1000);
-  return (negative ? "-" : "") + std::to_string(m / 1'000'000'000) + "." +
-         std::string(6 - frac.size(), '0') + frac + "s";
+  return absl::StrFormat("%s%d.%06ds", negative ? "-" : "", m / 1'000'000'000,
+                         m % 1'000'000'000 / 1000);
 }
 
 namespace {
@@ -46,16 +47,18 @@ const char* source_text(Cancelled::Source source) {
 // none of these.
 std::string scope_attributes(const CancelScope& scope, TimePoint now) {
   std::string out;
-  const auto add = [&](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+  const auto add = [&](const std::string& part) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", part);
+  };
   const TimePoint d = scope.deadline_unchecked_();
   if (d != kInf) {
     const int64_t left = d.time_since_epoch().count() - now.time_since_epoch().count();
-    add("deadline " + seconds_text(d.time_since_epoch().count()) +
-        (left > 0 ? " (in " + seconds_text(left) + ")" : " (passed)"));
+    add(absl::StrCat("deadline ", seconds_text(d.time_since_epoch().count()),
+                     left > 0 ? absl::StrCat(" (in ", seconds_text(left), ")") : " (passed)"));
   }
   if (scope.shield()) add("shield");
   if (scope.cancel_called_value_())
-    add(std::string("cancel called (") + source_text(scope.reason_().source) + ")");
+    add(absl::StrCat("cancel called (", source_text(scope.reason_().source), ")"));
   return out;
 }
 
@@ -80,15 +83,16 @@ void tasks_in_report_order(const TaskRec* task, std::vector<const TaskRec*>& out
 // first) and what it waits on, then its nurseries and their children.
 void dump_task(const TaskRec* task, int depth, const DumpContext& ctx, std::string& out) {
   const std::string indent(static_cast<size_t>(depth) * 2, ' ');
-  out += indent + "task " + task->name() + ": ";
+  absl::StrAppend(&out, indent, "task ", task->name(), ": ");
   switch (task->state) {
     case TaskState::kBlocked:
       out += "blocked on ";
       out += ctx.waits->wait_text(*task);
       if (task->sleep_registration)
-        out += " until " +
-               seconds_text(
-                   ctx.deadlines->deadline_of(task->sleep_registration).time_since_epoch().count());
+        absl::StrAppend(
+            &out, " until ",
+            seconds_text(
+                ctx.deadlines->deadline_of(task->sleep_registration).time_since_epoch().count()));
       break;
     case TaskState::kRunnable:
       out += "runnable";
@@ -118,15 +122,15 @@ void dump_task(const TaskRec* task, int depth, const DumpContext& ctx, std::stri
                          : (attributes.empty() ? "no deadline" : attributes);
     scopes += "]";
   }
-  if (interesting) out += indent + "  cancel scopes, innermost first:" + scopes + "\n";
+  if (interesting) absl::StrAppend(&out, indent, "  cancel scopes, innermost first:", scopes, "\n");
   std::reverse(nurseries.begin(), nurseries.end());
   for (Nursery* n : nurseries) {
     const size_t count = n->child_count();
     const std::string label = n == ctx.system_nursery ? std::string("system nursery")
                               : task->is_init         ? std::string("main nursery")
                                                       : "nursery of " + task->name();
-    out += indent + "  " + label + ": " + std::to_string(count) +
-           (count == 1 ? " child\n" : " children\n");
+    absl::StrAppend(&out, indent, "  ", label, ": ", count,
+                    count == 1 ? " child\n" : " children\n");
     for (TaskRec* c : n->child_tasks()) dump_task(c, depth + 2, ctx, out);
   }
 }

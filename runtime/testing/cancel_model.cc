@@ -13,6 +13,9 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace trio::cancel_model {
 
 const char* kind_name(ErrKind kind) {
@@ -30,7 +33,7 @@ std::vector<std::string> normalized(const Outcome& outcome) {
       std::sort(out.begin() + group_start, out.end());
       group_start = out.size();
     }
-    out.push_back(std::to_string(l.ticks) + " " + l.task + " " + l.event);
+    out.push_back(absl::StrCat(l.ticks, " ", l.task, " ", l.event));
   }
   std::sort(out.begin() + group_start, out.end());
   return out;
@@ -38,14 +41,14 @@ std::vector<std::string> normalized(const Outcome& outcome) {
 
 std::string format_lines(const std::vector<std::string>& lines) {
   std::string s;
-  for (const auto& l : lines) s += "  " + l + "\n";
+  for (const auto& l : lines) absl::StrAppend(&s, "  ", l, "\n");
   return s;
 }
 
 std::string format_raw(const Outcome& outcome) {
   std::string s;
   for (const auto& l : outcome.lines)
-    s += "  " + std::to_string(l.ticks) + " " + l.task + " " + l.event + "\n";
+    absl::StrAppend(&s, "  ", l.ticks, " ", l.task, " ", l.event, "\n");
   return s;
 }
 
@@ -85,14 +88,12 @@ std::string shape(const Exc& e) {
     case Exc::Kind::kCancelled:
       return "Cancelled";
     case Exc::Kind::kError:
-      return std::string(kind_name(e.err)) + "(" + e.tag + ")";
+      return absl::StrCat(kind_name(e.err), "(", e.tag, ")");
     case Exc::Kind::kGroup: {
       std::vector<std::string> parts;
       for (const Exc& m : e.members) parts.push_back(shape(m));
       std::sort(parts.begin(), parts.end());
-      std::string s = "EG[";
-      for (size_t i = 0; i < parts.size(); ++i) s += (i ? "," : "") + parts[i];
-      return s + "]";
+      return absl::StrCat("EG[", absl::StrJoin(parts, ","), "]");
     }
   }
   return "?";
@@ -321,7 +322,7 @@ class Model {
         if (effectively_cancelled(task.status))
           c = Exc{};
         else
-          log(t, "slept " + std::to_string(task.sleep_ticks));
+          log(t, absl::StrCat("slept ", task.sleep_ticks));
         break;
       case Wait::kNurseryExit:
         c = finish_nursery(t);
@@ -341,7 +342,7 @@ class Model {
     if (!n.pending.empty()) group = Exc{Exc::Kind::kGroup, {}, {}, n.pending};
     ScopeRecord rec;
     Completion c = close_scope(t, n.status, std::move(group), &rec);
-    log(t, "nursery " + std::to_string(n.id) + (c ? " raised " + shape(*c) : " done"));
+    log(t, absl::StrCat("nursery ", n.id, c ? absl::StrCat(" raised ", shape(*c)) : " done"));
     return c;
   }
 
@@ -364,14 +365,14 @@ class Model {
         case FrameKind::kScope: {
           const Frame fr = f;
           task.frames.pop_back();
-          const std::string id = std::to_string(fr.stmt->id);
-          if (c) log(t, "scope " + id + " unwinding " + shape(*c));
+          const int id = fr.stmt->id;
+          if (c) log(t, absl::StrCat("scope ", id, " unwinding ", shape(*c)));
           ScopeRecord rec;
           c = close_scope(t, fr.status, std::move(c), &rec);
           out_.scopes[fr.stmt->id] = rec;
           if (!c)
-            log(t, "scope " + id + " exit caught=" + std::to_string(rec.caught) +
-                       " called=" + std::to_string(rec.called));
+            log(t, absl::StrCat("scope ", id, " exit caught=", rec.caught ? 1 : 0,
+                                " called=", rec.called ? 1 : 0));
           break;
         }
         case FrameKind::kBudget: {
@@ -488,7 +489,7 @@ class Model {
         tasks_[t].frames.push_back(f);
         for (size_t i = 0; i < st.children.size(); ++i) {
           Task child;
-          child.label = tasks_[t].label + ".n" + std::to_string(st.id) + "c" + std::to_string(i);
+          child.label = absl::StrCat(tasks_[t].label, ".n", st.id, "c", i);
           child.status = s;
           child.nursery = n;
           Frame root;

@@ -20,6 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "runtime/testing/cancel_model.h"
 
 namespace trio::cancel_model {
@@ -27,38 +30,35 @@ namespace trio::cancel_model {
 // A program as gen.py's JSON: readable, and runnable on real Trio by run_trio.py.
 inline std::string to_json(const Block& block);
 inline std::string to_json(const Stmt& s) {
-  const auto q = [](const std::string& x) { return "\"" + x + "\""; };
+  const auto q = [](absl::string_view x) { return absl::StrCat("\"", x, "\""); };
+  const auto json = [](std::string* out, const Block& b) { out->append(to_json(b)); };
   switch (s.op) {
     case Op::kSleep:
-      return "[\"sleep\", " + std::to_string(s.ticks) + "]";
+      return absl::StrCat("[\"sleep\", ", s.ticks, "]");
     case Op::kLog:
-      return "[\"log\", " + q(s.tag) + "]";
+      return absl::StrCat("[\"log\", ", q(s.tag), "]");
     case Op::kRaise:
-      return "[\"raise\", " + q(kind_name(s.kind)) + ", " + q(s.tag) + "]";
+      return absl::StrCat("[\"raise\", ", q(kind_name(s.kind)), ", ", q(s.tag), "]");
     case Op::kCancelNursery:
       return "[\"cancel_nursery\"]";
     case Op::kScope:
-      return "[\"scope\", " + std::to_string(s.id) + ", " +
-             (s.deadline ? std::to_string(*s.deadline) : "null") + ", " +
-             (s.shield ? "true" : "false") + ", " + (s.precancel ? "true" : "false") + ", " +
-             to_json(s.body) + "]";
-    case Op::kNursery: {
-      std::string children;
-      for (const Block& c : s.children) children += (children.empty() ? "" : ", ") + to_json(c);
-      return "[\"nursery\", " + std::to_string(s.id) + ", " + to_json(s.body) + ", [" + children +
-             "]]";
-    }
+      return absl::StrCat("[\"scope\", ", s.id, ", ",
+                          s.deadline ? absl::StrCat(*s.deadline) : "null", ", ",
+                          s.shield ? "true" : "false", ", ", s.precancel ? "true" : "false", ", ",
+                          to_json(s.body), "]");
+    case Op::kNursery:
+      return absl::StrCat("[\"nursery\", ", s.id, ", ", to_json(s.body), ", [",
+                          absl::StrJoin(s.children, ", ", json), "]]");
     case Op::kCatchCancelled:
-      return "[\"catch_cancelled\", " + to_json(s.body) + ", " + to_json(s.handler) + "]";
+      return absl::StrCat("[\"catch_cancelled\", ", to_json(s.body), ", ", to_json(s.handler), "]");
     case Op::kCatch:
-      return "[\"catch\", " + q(kind_name(s.kind)) + ", " + to_json(s.body) + "]";
+      return absl::StrCat("[\"catch\", ", q(kind_name(s.kind)), ", ", to_json(s.body), "]");
   }
   return "?";
 }
 inline std::string to_json(const Block& block) {
-  std::string out = "[";
-  for (size_t i = 0; i < block.size(); ++i) out += (i ? ", " : "") + to_json(block[i]);
-  return out + "]";
+  const auto json = [](std::string* out, const Stmt& s) { out->append(to_json(s)); };
+  return absl::StrCat("[", absl::StrJoin(block, ", ", json), "]");
 }
 
 // How rapidcheck prints a drawn program (a std::vector<Stmt>).
@@ -208,10 +208,10 @@ inline void number(Block& b, int& next) {
   for (Stmt& s : b) {
     switch (s.op) {
       case Op::kLog:
-        s.tag = "L" + std::to_string(++next);
+        s.tag = absl::StrCat("L", ++next);
         break;
       case Op::kRaise:
-        s.tag = "E" + std::to_string(++next);
+        s.tag = absl::StrCat("E", ++next);
         break;
       case Op::kScope:
       case Op::kNursery:
@@ -223,7 +223,7 @@ inline void number(Block& b, int& next) {
     number(s.body, next);
     for (Block& c : s.children) number(c, next);
     for (Stmt& h : s.handler)
-      if (h.op == Op::kLog) h.tag = "H" + std::to_string(++next);
+      if (h.op == Op::kLog) h.tag = absl::StrCat("H", ++next);
   }
 }
 

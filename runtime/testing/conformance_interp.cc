@@ -9,12 +9,16 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "runtime/channel.h"
 #include "runtime/sync.h"
 #include "runtime/trio.h"
@@ -55,7 +59,7 @@ class JsonReader {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("json: " + what + " at offset " + std::to_string(p_));
+    throw std::runtime_error(absl::StrCat("json: ", what, " at offset ", p_));
   }
   void skip_ws() {
     while (p_ < t_.size() && (t_[p_] == ' ' || t_[p_] == '\n' || t_[p_] == '\t' || t_[p_] == '\r'))
@@ -168,9 +172,7 @@ std::string shape(const std::exception_ptr& e) {
     std::vector<std::string> members;
     for (const auto& m : g.exceptions()) members.push_back(shape(m));
     std::sort(members.begin(), members.end());
-    std::string out = "EG[";
-    for (size_t k = 0; k < members.size(); ++k) out += (k ? "," : "") + members[k];
-    return out + "]";
+    return absl::StrCat("EG[", absl::StrJoin(members, ","), "]");
   } catch (const trio::Cancelled&) {
     return "Cancelled";
   } catch (const ValueErrorX& v) {
@@ -178,9 +180,9 @@ std::string shape(const std::exception_ptr& e) {
   } catch (const KeyErrorX& k) {
     return "KeyError(" + k.tag + ")";
   } catch (const trio::RuntimeError& r) {
-    return std::string("RuntimeError(") + r.what() + ")";
+    return absl::StrCat("RuntimeError(", r.what(), ")");
   } catch (const std::exception& x) {
-    return std::string("Unexpected(") + x.what() + ")";
+    return absl::StrCat("Unexpected(", x.what(), ")");
   } catch (...) {
     return "Unexpected(?)";
   }
@@ -213,7 +215,7 @@ struct Interp {
 
   void log(const std::string& task, const std::string& event) {
     const int64_t now = to_ticks(trio::current_time());
-    lines.push_back({now, std::to_string(now) + " " + task + " " + event});
+    lines.push_back({now, absl::StrCat(now, " ", task, " ", event)});
   }
 };
 
@@ -227,7 +229,7 @@ trio::Task<> run_block(Interp* in, const Json* block, const std::string& task, t
 
 trio::Task<> do_sleep(Interp* in, const Json& st, const std::string& task) {
   co_await trio::sleep(ticks(st[1].as_int()));
-  in->log(task, "slept " + std::to_string(st[1].as_int()));
+  in->log(task, absl::StrCat("slept ", st[1].as_int()));
 }
 
 trio::Task<> do_raise(Interp* in, const Json& st, const std::string& task) {
@@ -253,13 +255,12 @@ trio::Task<> do_scope(Interp* in, const Json& st, const std::string& task, trio:
       exc = std::current_exception();
     }
     if (exc) {
-      in->log(task, "scope " + std::to_string(sid) + " unwinding " + shape(exc));
+      in->log(task, absl::StrCat("scope ", sid, " unwinding ", shape(exc)));
       std::rethrow_exception(exc);
     }
   });
-  in->log(task, "scope " + std::to_string(sid) +
-                    " exit caught=" + std::to_string(scope.cancelled_caught() ? 1 : 0) +
-                    " called=" + std::to_string(scope.cancel_called() ? 1 : 0));
+  in->log(task, absl::StrCat("scope ", sid, " exit caught=", scope.cancelled_caught() ? 1 : 0,
+                             " called=", scope.cancel_called() ? 1 : 0));
 }
 
 trio::Task<> run_child(Interp* in, const Json* block, std::string task, trio::Nursery* n) {
@@ -279,24 +280,24 @@ trio::Task<> run_child(Interp* in, const Json* block, std::string task, trio::Nu
 
 // ["nursery", id, body, [child_body...]]
 trio::Task<> do_nursery(Interp* in, const Json& st, const std::string& task) {
-  const std::string nid = std::to_string(st[1].as_int());
+  const int64_t nid = st[1].as_int();
   std::exception_ptr exc;
   try {
     co_await trio::open_nursery([&](trio::Nursery& nursery) -> trio::Task<> {
       const Json& children = st[3];
       for (size_t k = 0; k < children.a.size(); ++k)
-        nursery.start_soon(run_child, in, &children.a[k],
-                           task + ".n" + nid + "c" + std::to_string(k), &nursery);
+        nursery.start_soon(run_child, in, &children.a[k], absl::StrCat(task, ".n", nid, "c", k),
+                           &nursery);
       co_await run_block(in, &st[2], task, &nursery);
     });
   } catch (...) {
     exc = std::current_exception();
   }
   if (exc) {
-    in->log(task, "nursery " + nid + " raised " + shape(exc));
+    in->log(task, absl::StrCat("nursery ", nid, " raised ", shape(exc)));
     std::rethrow_exception(exc);
   }
-  in->log(task, "nursery " + nid + " done");
+  in->log(task, absl::StrCat("nursery ", nid, " done"));
 }
 
 // ["catch_cancelled", body, handler]: on a bare Cancelled, log, run the handler, re-raise. C++
@@ -337,7 +338,7 @@ trio::Task<> do_catch(Interp* in, const Json& st, const std::string& task, trio:
 trio::Task<> do_ev_wait(Interp* in, const Json& st, const std::string& task) {
   const size_t k = index_of(st[1]);
   co_await in->objects->events.at(k).wait();
-  in->log(task, "waited E" + std::to_string(k));
+  in->log(task, absl::StrCat("waited E", k));
 }
 
 // ["lock", k, body] / ["sem", k, body]: acquire, log, run the body, release (also when the body
@@ -346,7 +347,7 @@ trio::Task<> do_ev_wait(Interp* in, const Json& st, const std::string& task) {
 trio::Task<> do_hold(Interp* in, const Json& st, const std::string& task, trio::Nursery* n) {
   const bool is_lock = st[0].as_string() == "lock";
   const size_t k = index_of(st[1]);
-  const std::string name = (is_lock ? "L" : "S") + std::to_string(k);
+  const std::string name = absl::StrCat(is_lock ? "L" : "S", k);
   if (is_lock)
     co_await in->objects->locks.at(k).acquire();
   else
@@ -370,7 +371,7 @@ trio::Task<> do_hold(Interp* in, const Json& st, const std::string& task, trio::
 trio::Task<> do_send(Interp* in, const Json& st, const std::string& task) {
   const size_t k = index_of(st[1]);
   const int64_t v = st[2].as_int();
-  const std::string channel = "C" + std::to_string(k);
+  const std::string channel = absl::StrCat("C", k);
   std::string error;
   try {
     co_await in->objects->send.at(k).send(v);
@@ -379,14 +380,14 @@ trio::Task<> do_send(Interp* in, const Json& st, const std::string& task) {
   } catch (const trio::BrokenResourceError&) {
     error = "BrokenResourceError";
   }
-  in->log(task, error.empty() ? "sent " + std::to_string(v) + " on " + channel
-                              : "send " + channel + " " + error);
+  in->log(task, error.empty() ? absl::StrCat("sent ", v, " on ", channel)
+                              : absl::StrCat("send ", channel, " ", error));
 }
 
 // ["recv", k]: the channel's errors are logged, not raised.
 trio::Task<> do_recv(Interp* in, const Json& st, const std::string& task) {
   const size_t k = index_of(st[1]);
-  const std::string channel = "C" + std::to_string(k);
+  const std::string channel = absl::StrCat("C", k);
   int64_t v = 0;
   std::string error;
   try {
@@ -396,8 +397,8 @@ trio::Task<> do_recv(Interp* in, const Json& st, const std::string& task) {
   } catch (const trio::ClosedResourceError&) {
     error = "ClosedResourceError";
   }
-  in->log(task, error.empty() ? "got " + std::to_string(v) + " on " + channel
-                              : "recv " + channel + " " + error);
+  in->log(task, error.empty() ? absl::StrCat("got ", v, " on ", channel)
+                              : absl::StrCat("recv ", channel, " ", error));
 }
 
 trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio::Nursery* n) {
@@ -423,7 +424,7 @@ trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio:
   } else if (op == "ev_set") {
     const size_t k = index_of(st[1]);
     in->objects->events.at(k).set();
-    in->log(task, "set E" + std::to_string(k));
+    in->log(task, absl::StrCat("set E", k));
   } else if (op == "ev_wait") {
     co_await do_ev_wait(in, st, task);
   } else if (op == "lock" || op == "sem") {
@@ -435,11 +436,11 @@ trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio:
   } else if (op == "close_send") {
     const size_t k = index_of(st[1]);
     in->objects->send.at(k).close();
-    in->log(task, "closed send C" + std::to_string(k));
+    in->log(task, absl::StrCat("closed send C", k));
   } else if (op == "close_recv") {
     const size_t k = index_of(st[1]);
     in->objects->recv.at(k).close();
-    in->log(task, "closed recv C" + std::to_string(k));
+    in->log(task, absl::StrCat("closed recv C", k));
   } else {
     throw std::runtime_error("unknown statement " + op);
   }
@@ -473,7 +474,7 @@ std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy
     outcome = "main raised " + shape(std::current_exception());
   }
   const int64_t end = to_ticks(clock.current_time());
-  in.lines.push_back({end, std::to_string(end) + " " + outcome});
+  in.lines.push_back({end, absl::StrCat(end, " ", outcome)});
   return std::move(in.lines);
 }
 
@@ -491,7 +492,7 @@ std::vector<std::string> normalize(const std::vector<Line>& lines) {
 namespace {
 std::string join(const std::vector<std::string>& lines) {
   std::string out;
-  for (const auto& l : lines) out += "  " + l + "\n";
+  for (const auto& l : lines) absl::StrAppend(&out, "  ", l, "\n");
   return out;
 }
 }  // namespace
@@ -501,10 +502,10 @@ std::string compare_logs(const std::vector<std::string>& want,
   if (want == got) return "";
   size_t k = 0;
   while (k < want.size() && k < got.size() && want[k] == got[k]) ++k;
-  std::string out = "first difference at line " + std::to_string(k + 1) +
-                    ":\n  trio:     " + (k < want.size() ? want[k] : "<end>") +
-                    "\n  trio-cpp: " + (k < got.size() ? got[k] : "<end>") + "\n";
-  return out + "trio (normalized):\n" + join(want) + "trio-cpp (normalized):\n" + join(got);
+  return absl::StrCat("first difference at line ", k + 1,
+                      ":\n  trio:     ", k < want.size() ? want[k] : "<end>",
+                      "\n  trio-cpp: ", k < got.size() ? got[k] : "<end>", "\n",
+                      "trio (normalized):\n", join(want), "trio-cpp (normalized):\n", join(got));
 }
 
 // ---- The corpus -------------------------------------------------------------------------------
@@ -526,17 +527,15 @@ std::string corpus_dir(const std::string& suite) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
   if (srcdir == nullptr) return "";
-  return std::string(srcdir) + "/" + (workspace ? workspace : "trio_cpp") +
-         "/runtime/testdata/conformance/" + suite;
+  return absl::StrCat(srcdir, "/", workspace ? workspace : "trio_cpp",
+                      "/runtime/testdata/conformance/", suite);
 }
 
 namespace {
 std::string read_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 }  // namespace
 
@@ -558,14 +557,14 @@ std::vector<std::string> corpus_programs(const std::string& suite) {
 }
 
 void expect_conforms(const std::string& suite, const std::string& name) {
-  const std::string base = corpus_dir(suite) + "/" + name;
-  const Json program = parse_json(read_file(base + ".json"));
+  const std::string base = absl::StrCat(corpus_dir(suite), "/", name);
+  const Json program = parse_json(read_file(absl::StrCat(base, ".json")));
   std::vector<std::string> want;
   {
-    std::istringstream out(read_file(base + ".out"));
+    const std::string out = read_file(absl::StrCat(base, ".out"));
     std::vector<Line> lines;
-    for (std::string l; std::getline(out, l);)
-      if (!l.empty()) lines.push_back({std::stoll(l), l});
+    for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipEmpty()))
+      lines.push_back({std::stoll(std::string(l)), std::string(l)});
     want = normalize(lines);
   }
   bool printed_logs = false;  // print both logs once; later mismatches only their first line
