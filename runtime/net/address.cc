@@ -55,16 +55,16 @@ std::string_view unix_path_of(const sockaddr_storage& s, socklen_t size) {
 
 Address::Address(const sockaddr* addr, socklen_t size) {
   if (size > capacity())
-    throw ValueError(absl::StrCat("socket address of ", size, " bytes is longer than ",
-                                  capacity(), " (sockaddr_storage)"));
+    throw ValueError(absl::StrCat("socket address of ", size, " bytes is longer than ", capacity(),
+                                  " (sockaddr_storage)"));
   std::memcpy(&storage_, addr, size);
   size_ = size;
 }
 
 void Address::set_size(socklen_t size) {
   if (size > capacity())
-    throw ValueError(absl::StrCat("socket address of ", size, " bytes is longer than ",
-                                  capacity(), " (sockaddr_storage)"));
+    throw ValueError(absl::StrCat("socket address of ", size, " bytes is longer than ", capacity(),
+                                  " (sockaddr_storage)"));
   size_ = size;
 }
 

@@ -46,8 +46,8 @@ TEST(Address, ParsesAnInterfaceNameAsScopeId) {
 }
 
 TEST(Address, RejectsNamesAndGarbageWithValueError) {
-  for (const char* bad : {"localhost", "", "1.2.3", "300.1.1.1", "::g", "[::1", "fe80::1%nosuchif0",
-                          "127.0.0.1 "}) {
+  for (const char* bad :
+       {"localhost", "", "1.2.3", "300.1.1.1", "::g", "[::1", "fe80::1%nosuchif0", "127.0.0.1 "}) {
     EXPECT_THROW(Address::parse(bad, 1), trio::ValueError) << bad;
     EXPECT_FALSE(Address::try_parse(bad, 1).has_value()) << bad;
   }

@@ -89,8 +89,7 @@ NiOutcome os_getnameinfo(const Address& address, int flags) {
   return out;
 }
 
-std::vector<AddrInfo> take_gai(GaiOutcome&& out, const std::string& host,
-                               const std::string& port) {
+std::vector<AddrInfo> take_gai(GaiOutcome&& out, const std::string& host, const std::string& port) {
   if (out.code != 0)
     throw GaiError(out.code, gai_message(out.code, "getaddrinfo", absl::StrCat(host, ":", port),
                                          out.saved_errno));
@@ -145,8 +144,8 @@ Task<Outcome> in_worker_thread(const Work& work) {
 // The default resolver: the OS's, in a worker thread.
 class OsHostnameResolver final : public HostnameResolver {
  public:
-  Task<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, int family,
-                                          int type, int protocol, int flags) override {
+  Task<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, int family, int type,
+                                          int protocol, int flags) override {
     auto work = [host, port, family, type, protocol, flags] {
       return os_getaddrinfo(host, port, family, type, protocol, flags);
     };
@@ -183,8 +182,8 @@ Task<std::vector<AddrInfo>> getaddrinfo_impl(std::string host, std::string port,
   // A resolver never sees an empty host (the contract in socket.h); a service name with no
   // host is a local lookup (/etc/services), done by the OS in the worker thread.
   HostnameResolver& resolver = host.empty() ? os_resolver : run_resolver();
-  co_return co_await resolver.getaddrinfo(std::move(host), std::move(port), family, type,
-                                          protocol, flags);
+  co_return co_await resolver.getaddrinfo(std::move(host), std::move(port), family, type, protocol,
+                                          flags);
 }
 
 Task<NameInfo> getnameinfo_impl(Address address, int flags) {
@@ -212,10 +211,9 @@ Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, std::string_view 
   return getaddrinfo_impl(std::string(host), std::string(port), family, type, protocol, flags);
 }
 
-Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, uint16_t port, int family,
-                                        int type, int protocol, int flags) {
-  return getaddrinfo_impl(std::string(host), std::to_string(port), family, type, protocol,
-                          flags);
+Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, uint16_t port, int family, int type,
+                                        int protocol, int flags) {
+  return getaddrinfo_impl(std::string(host), std::to_string(port), family, type, protocol, flags);
 }
 
 Task<NameInfo> getnameinfo(const Address& address, int flags) {

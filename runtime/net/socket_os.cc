@@ -177,15 +177,16 @@ Task<AcceptResult> OsSocket::accept() {
 
 Task<> OsSocket::connect(const Address& address_ref) {
   const Address address = address_ref;  // the caller's may not outlive the first suspension
-  co_await checkpoint_if_cancelled();
-  if (::connect(open_fd(), address.sockaddr_ptr(), address.size()) == 0) {
-    co_await cancel_shielded_checkpoint();
-    co_return;
-  }
-  if (errno != EINPROGRESS) throw_os_error(errno, "connect", &address);
-  // The connection is under way. It cannot be abandoned half-made and resumed later, so a
-  // cancellation closes the socket (as Trio does).
+  // A connection cannot be abandoned half-made and resumed later, so a cancellation — even one
+  // that arrives before the call, as in Trio — closes the socket.
   try {
+    co_await checkpoint_if_cancelled();
+    if (::connect(open_fd(), address.sockaddr_ptr(), address.size()) == 0) {
+      co_await cancel_shielded_checkpoint();
+      co_return;
+    }
+    if (errno != EINPROGRESS) throw_os_error(errno, "connect", &address);
+    // Under way: the socket becomes writable when the attempt has finished, either way.
     co_await lowlevel::wait_writable(fd_);
   } catch (const Cancelled&) {
     close();
@@ -232,9 +233,7 @@ Task<RecvFromResult> OsSocket::recvfrom(MutableBytes buffer) {
   co_return result;
 }
 
-Task<> OsSocket::wait_writable() {
-  co_await lowlevel::wait_writable(open_fd());
-}
+Task<> OsSocket::wait_writable() { co_await lowlevel::wait_writable(open_fd()); }
 
 class OsSocketFactory final : public SocketFactory {
  public:
