@@ -249,7 +249,7 @@ TEST_F(NoFdLeak, SocketComesFromTheCustomFactoryThenRunOptionsThenTheOs) {
     EXPECT_EQ(custom.made, 1);
     EXPECT_EQ(b->type(), SOCK_DGRAM);
     // socketpair and from_fd never ask a factory.
-    auto [c, d] = trio::socket::socketpair();
+    auto pair = trio::socket::socketpair();
     EXPECT_EQ(custom.made, 1);
     EXPECT_EQ(trio::socket::set_custom_socket_factory(nullptr), &custom);
     auto e = trio::socket::socket();
@@ -282,7 +282,9 @@ TEST_F(NoFdLeak, AnUnsupportedFamilyIsSystemError) {
 TEST_F(NoFdLeak, SocketpairRoundTrip) {
   std::string got_a, got_b;
   trio::run(options(), [&]() -> Task<> {
-    auto [a, b] = trio::socket::socketpair();
+    auto pair = trio::socket::socketpair();
+    Socket* a = pair.first.get();
+    Socket* b = pair.second.get();
     EXPECT_EQ(a->family(), AF_UNIX);
     EXPECT_EQ(a->type(), SOCK_STREAM);
     std::array<char, 64> buf;
@@ -337,7 +339,9 @@ TEST_F(NoFdLeak, SetsockoptAndGetsockoptRoundTrip) {
 TEST_F(NoFdLeak, ShutdownWriteGivesThePeerEofAndIsRecorded) {
   size_t n = 99;
   trio::run(options(), [&]() -> Task<> {
-    auto [a, b] = trio::socket::socketpair();
+    auto pair = trio::socket::socketpair();
+    Socket* a = pair.first.get();
+    Socket* b = pair.second.get();
     a->shutdown(SHUT_RD);
     EXPECT_FALSE(a->did_shutdown_write());
     a->shutdown(SHUT_WR);
@@ -486,7 +490,9 @@ TEST_F(NoFdLeak, AcceptWhenAlreadyCancelledLeavesThePendingConnection) {
 TEST_F(NoFdLeak, RecvCancelledWhileBlockedAndWhenAlreadyCancelled) {
   std::string got;
   trio::run(options(), [&]() -> Task<> {
-    auto [a, b] = trio::socket::socketpair();
+    auto pair = trio::socket::socketpair();
+    Socket* a = pair.first.get();
+    Socket* b = pair.second.get();
     std::array<char, 64> buf;
     trio::CancelScope blocked;
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
@@ -555,7 +561,8 @@ TEST_F(NoFdLeak, ConnectCancelledWhileBlockedClosesTheSocket) {
 TEST_F(NoFdLeak, CloseFromAnotherTaskWakesABlockedRecvWithClosedResourceError) {
   std::string error;
   trio::run(options(), [&]() -> Task<> {
-    auto [a, b] = trio::socket::socketpair();
+    auto pair = trio::socket::socketpair();
+    Socket* b = pair.second.get();
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
       n.start_soon([&]() -> Task<> {
         std::array<char, 8> buf;
