@@ -436,6 +436,26 @@ TEST_F(NoFdLeak, TcpServerOnIpv6Loopback) {
   trio::run(options(), [&]() -> Task<> { co_await tcp_round_trip(AF_INET6); });
 }
 
+TEST_F(NoFdLeak, UnixStreamServerOnAnAbstractAddress) {
+  std::string got;
+  trio::run(options(), [&]() -> Task<> {
+    const std::string name = "\0trio-socket-test-" + std::to_string(::getpid());
+    const Address address = Address::unix_path(name);
+    auto server = trio::socket::socket(AF_UNIX, SOCK_STREAM);
+    server->bind(address);
+    server->listen(1);
+    EXPECT_EQ(server->getsockname(), address);
+    auto client = trio::socket::socket(AF_UNIX, SOCK_STREAM);
+    co_await client->connect(address);
+    auto accepted = co_await server->accept();
+    EXPECT_EQ(accepted.socket->family(), AF_UNIX);
+    co_await client->send("unix");
+    std::array<char, 64> buf;
+    got = text(buf, co_await accepted.socket->recv(buf));
+  });
+  EXPECT_EQ(got, "unix");
+}
+
 TEST_F(NoFdLeak, UdpSendtoRecvfromReportsTheSenderAndTruncation) {
   trio::run(options(), [&]() -> Task<> {
     auto a = trio::socket::socket(AF_INET, SOCK_DGRAM);
