@@ -10,10 +10,13 @@ set -uo pipefail
 
 # (testing/sweep.cc reads the real clock only to print seeds per second.)
 # "pattern @@ files allowed to use it" (both extended regexes; files match the runfiles path)
+# OS socket calls are written with the global qualifier (`::connect(`), as everywhere in the
+# runtime; the socket rule matches those, so trio's own trio::socket::socket() / getaddrinfo()
+# and Socket::connect() may be called anywhere.
 RULES=(
   'clock_gettime|gettimeofday|steady_clock|system_clock|high_resolution_clock|\btime\(NULL\) @@ (runtime/clock|simclock/mock_clock|testing/sweep)\.cc$'
   'epoll_(create|ctl|wait|pwait) @@ runtime/epoll_backend\.cc$'
-  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.cc$'
+  '(^|[^:[:alnum:]_>])::(socket|socketpair|connect|bind|listen|accept4?|send|sendto|sendmsg|recv|recvfrom|recvmsg|shutdown|getaddrinfo|getnameinfo)\(|\b(freeaddrinfo|addrinfo)\b @@ runtime/(net/)?(socket|resolver)[a-z_]*\.cc$'
   'nanosleep|usleep|\bsleep_for\(|this_thread::sleep @@ runtime/epoll_backend\.cc$'
   'random_device|\brand\(|\bsrand\(|\brandom\(\) @@ runtime/choice\.cc$'
 )

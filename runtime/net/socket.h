@@ -67,8 +67,8 @@ class Socket {
   // Closes the socket if it is still open.
   virtual ~Socket() = default;
 
-  virtual int family() const = 0;    // AF_INET, AF_INET6, AF_UNIX
-  virtual int type() const = 0;      // SOCK_STREAM, SOCK_DGRAM (without SOCK_NONBLOCK/CLOEXEC)
+  virtual int family() const = 0;  // AF_INET, AF_INET6, AF_UNIX
+  virtual int type() const = 0;    // SOCK_STREAM, SOCK_DGRAM (without SOCK_NONBLOCK/CLOEXEC)
   virtual int protocol() const = 0;
   // The OS file descriptor, or -1 for a socket that has none (simulated) or is closed.
   virtual int fileno() const { return -1; }
@@ -166,7 +166,10 @@ HostnameResolver* set_custom_hostname_resolver(HostnameResolver* resolver);
 
 // ---- functions ----------------------------------------------------------------------------
 
-// A new socket from the run's factory. Not a checkpoint.
+// A new socket from the run's factory: the one set by set_custom_socket_factory, else
+// RunOptions::socket_factory, else the OS's. Outside a run, an OS socket (Trio raises there; a
+// socket made before the run, e.g. a listener handed to it, is useful). Not a checkpoint.
+// std::system_error (EAFNOSUPPORT, EMFILE, ...) if the OS refuses.
 std::unique_ptr<Socket> socket(int family = AF_INET, int type = SOCK_STREAM, int protocol = 0);
 // A connected pair of OS sockets (never from the factory, as in Trio).
 std::pair<std::unique_ptr<Socket>, std::unique_ptr<Socket>> socketpair(int family = AF_UNIX,
@@ -180,11 +183,22 @@ std::unique_ptr<Socket> from_fd(int fd);
 // to the run's resolver — by default the OS's getaddrinfo in a worker thread, abandoned (its
 // result dropped) if the caller is cancelled. `host` "" means the wildcard with AI_PASSIVE,
 // else loopback; `port` may be a number or a service name. GaiError on failure.
+//
+// Checkpoints: the numeric fast path is a checkpoint sandwich (checkpoint_if_cancelled before,
+// a cancel-shielded checkpoint after); a lookup is whatever the resolver does (the OS's: a
+// cancel point and a schedule point). An empty host with a service name skips the custom
+// resolvers (they never see an empty host) and goes to the OS's.
+//
+// The OS resolver's worker is, for now, a detached std::thread per lookup, not bounded by a
+// CapacityLimiter (the to_thread machinery comes later). An abandoned lookup's thread runs on
+// until the OS answers; it touches nothing of the run once the run has finished.
 Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, std::string_view port,
                                         int family = 0, int type = 0, int protocol = 0,
                                         int flags = 0);
 Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, uint16_t port, int family = 0,
                                         int type = 0, int protocol = 0, int flags = 0);
+// Reverse resolution. With both NI_NUMERICHOST and NI_NUMERICSERV in `flags` it is done inline
+// (a checkpoint sandwich); otherwise the run's resolver does it, as getaddrinfo's lookups.
 Task<NameInfo> getnameinfo(const Address& address, int flags = 0);
 
 }  // namespace trio::socket
