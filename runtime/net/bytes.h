@@ -36,9 +36,9 @@ concept ByteLike = sizeof(T) == 1 && (std::is_same_v<std::remove_cv_t<T>, char> 
                                       std::is_same_v<std::remove_cv_t<T>, std::byte> ||
                                       std::is_same_v<std::remove_cv_t<T>, char8_t>);
 template <class R>
-concept CharArray = std::is_array_v<std::remove_cvref_t<R>> &&
-                    std::is_same_v < std::remove_cv_t<std::remove_extent_t<std::remove_cvref_t<R>>>,
-char > ;
+concept CharArray =
+    std::is_array_v<std::remove_cvref_t<R>> &&
+    std::is_same_v<std::remove_cv_t<std::remove_extent_t<std::remove_cvref_t<R>>>, char>;
 }  // namespace detail
 
 // Read-only bytes.
@@ -53,9 +53,9 @@ class ConstBytes {
   ConstBytes(const char* s) : ConstBytes(std::string_view(s)) {}
   // Any other contiguous range of bytes (char arrays go through string_view above).
   template <std::ranges::contiguous_range R>
-  requires detail::ByteLike<std::ranges::range_value_t<R>> &&
-      (!detail::CharArray<R>)&&(!std::is_same_v<std::remove_cvref_t<R>, ConstBytes>)
-          ConstBytes(const R& r)  // NOLINT(google-explicit-constructor)
+    requires detail::ByteLike<std::ranges::range_value_t<R>> && (!detail::CharArray<R>) &&
+             (!std::is_same_v<std::remove_cvref_t<R>, ConstBytes>)
+  ConstBytes(const R& r)  // NOLINT(google-explicit-constructor)
       : data_(reinterpret_cast<const std::byte*>(std::ranges::data(r))),
         size_(std::ranges::size(r)) {}
 
@@ -63,7 +63,9 @@ class ConstBytes {
   constexpr size_t size() const { return size_; }
   constexpr bool empty() const { return size_ == 0; }
   constexpr std::span<const std::byte> span() const { return {data_, size_}; }
-  std::string_view as_string_view() const { return {reinterpret_cast<const char*>(data_), size_}; }
+  std::string_view as_string_view() const {
+    return {reinterpret_cast<const char*>(data_), size_};
+  }
   // The bytes [offset, offset + count) (clamped to the end).
   constexpr ConstBytes subspan(size_t offset, size_t count = SIZE_MAX) const {
     if (offset > size_) offset = size_;
@@ -84,10 +86,10 @@ class MutableBytes {
   constexpr MutableBytes(std::span<std::byte> s) : data_(s.data()), size_(s.size()) {}
   // Any contiguous range of non-const bytes: std::string&, std::vector<char>&, arrays, spans.
   template <std::ranges::contiguous_range R>
-  requires detail::ByteLike<std::ranges::range_value_t<R>> &&
-      (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>)&&(
-          !std::is_same_v<std::remove_cvref_t<R>, MutableBytes>)
-          MutableBytes(R&& r)  // NOLINT(google-explicit-constructor)
+    requires detail::ByteLike<std::ranges::range_value_t<R>> &&
+             (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>) &&
+             (!std::is_same_v<std::remove_cvref_t<R>, MutableBytes>)
+  MutableBytes(R&& r)  // NOLINT(google-explicit-constructor)
       : data_(reinterpret_cast<std::byte*>(std::ranges::data(r))), size_(std::ranges::size(r)) {}
 
   constexpr std::byte* data() const { return data_; }
