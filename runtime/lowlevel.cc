@@ -71,9 +71,7 @@ uint64_t random_choice(uint64_t n, ChoiceKind kind) {
   return Runner::require("random_choice").choices().choose(n, kind);
 }
 
-const RunOptions& current_run_options() {
-  return Runner::require("current_run_options").options();
-}
+const RunOptions& current_run_options() { return Runner::require("current_run_options").options(); }
 
 RunStatistics current_statistics() {
   Runner& r = Runner::require("current_statistics");

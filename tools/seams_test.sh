@@ -8,12 +8,13 @@
 # threads and fds on purpose. Arguments: the sources (runfiles paths).
 set -uo pipefail
 
-# (testing/sweep.cc reads the real clock only to print seeds per second.)
+# (testing/sweep.cc reads the real clock only to print seeds per second. runtime/net/socket.h
+# declares the socket seam, so its declarations name socket() and getaddrinfo.)
 # "pattern @@ files allowed to use it" (both extended regexes; files match the runfiles path)
 RULES=(
   'clock_gettime|gettimeofday|steady_clock|system_clock|high_resolution_clock|\btime\(NULL\) @@ (runtime/clock|simclock/mock_clock|testing/sweep)\.cc$'
   'epoll_(create|ctl|wait|pwait) @@ runtime/epoll_backend\.cc$'
-  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.cc$'
+  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.(cc|h)$'
   'nanosleep|usleep|\bsleep_for\(|this_thread::sleep @@ runtime/epoll_backend\.cc$'
   'random_device|\brand\(|\bsrand\(|\brandom\(\) @@ runtime/choice\.cc$'
 )

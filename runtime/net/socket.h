@@ -67,8 +67,8 @@ class Socket {
   // Closes the socket if it is still open.
   virtual ~Socket() = default;
 
-  virtual int family() const = 0;    // AF_INET, AF_INET6, AF_UNIX
-  virtual int type() const = 0;      // SOCK_STREAM, SOCK_DGRAM (without SOCK_NONBLOCK/CLOEXEC)
+  virtual int family() const = 0;  // AF_INET, AF_INET6, AF_UNIX
+  virtual int type() const = 0;    // SOCK_STREAM, SOCK_DGRAM (without SOCK_NONBLOCK/CLOEXEC)
   virtual int protocol() const = 0;
   // The OS file descriptor, or -1 for a socket that has none (simulated) or is closed.
   virtual int fileno() const { return -1; }
