@@ -5,13 +5,14 @@
 // that trio-cpp's log equals the one Trio produced after sorting the lines within each instant
 // — under every scheduling policy of the core suite — and that no coroutine frame leaks.
 // `socketpair` programs are skipped (counted in the output) until SocketStream lands.
+#include "io_fake/testing/stream_conformance.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "io_fake/testing/stream_conformance.h"
 #include "runtime/lowlevel.h"
 #include "runtime/testing/conformance_interp.h"
 
@@ -53,9 +54,10 @@ TEST(StreamConformanceCorpus, AllThreeHundredProgramsArePresentAndSocketpairOnes
         stream_conformance::load_program(stream_conformance::corpus_dir() + "/" + name);
     (stream_conformance::stream_pair_maker(program.kind) ? runnable : skipped)++;
   }
-  std::printf("%d memory/lockstep programs replayed; %d socketpair programs skipped until "
-              "SocketStream lands\n",
-              runnable, skipped);
+  std::printf(
+      "%d memory/lockstep programs replayed; %d socketpair programs skipped until "
+      "SocketStream lands\n",
+      runnable, skipped);
   EXPECT_EQ(runnable, 200);
 }
 
