@@ -299,7 +299,9 @@ TEST(MemoryStreamPump, AClosedReceiverIsABrokenResource) {
 
 TEST(MemoryStreamOneWayPair, PumpsOnSendAllAndOnClose) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::memory_stream_one_way_pair();
+    auto ends = trio::testing::memory_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     EXPECT_TRUE(s->send_all_hook);
     EXPECT_FALSE(s->wait_send_all_might_not_block_hook);
     EXPECT_TRUE(s->close_hook);
@@ -321,7 +323,9 @@ TEST(MemoryStreamOneWayPair, PumpsOnSendAllAndOnClose) {
 
 TEST(MemoryStreamOneWayPair, SyncCloseSendsEof) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::memory_stream_one_way_pair();
+    auto ends = trio::testing::memory_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
       n.start_soon(receive_expecting, r.get(), std::string(""));
       co_await wait_all_tasks_blocked();
@@ -332,7 +336,9 @@ TEST(MemoryStreamOneWayPair, SyncCloseSendsEof) {
 
 TEST(MemoryStreamOneWayPair, WithoutTheSendHookDataStaysInTheSender) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::memory_stream_one_way_pair();
+    auto ends = trio::testing::memory_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     trio::testing::AsyncHook old = s->send_all_hook;
     s->send_all_hook = nullptr;
     co_await s->send_all("456");
@@ -349,7 +355,9 @@ TEST(MemoryStreamOneWayPair, WithoutTheSendHookDataStaysInTheSender) {
 
 TEST(MemoryStreamPair, CarriesBothWaysAndSendEofGivesEof) {
   sim_run([]() -> Task<> {
-    auto [a, b] = trio::testing::memory_stream_pair();
+    auto ends = trio::testing::memory_stream_pair();
+    auto& a = ends.first;
+    auto& b = ends.second;
     co_await a->send_all("123");
     co_await b->send_all("abc");
     EXPECT_EQ(co_await b->receive_some(10), "123");
@@ -367,7 +375,9 @@ TEST(MemoryStreamPair, CarriesBothWaysAndSendEofGivesEof) {
 
 TEST(LockstepStream, SendAllBlocksUntilEveryByteIsReceived) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::lockstep_stream_one_way_pair();
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     bool sent = false;
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
       n.start_soon(trio::TaskName("sender"), send_flagging, s.get(), &sent);
@@ -384,7 +394,9 @@ TEST(LockstepStream, SendAllBlocksUntilEveryByteIsReceived) {
 
 TEST(LockstepStream, WaitSendAllMightNotBlockWaitsForAReceiver) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::lockstep_stream_one_way_pair();
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     bool ready = false;
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
       n.start_soon(wait_flagging, s.get(), &ready);
@@ -400,7 +412,9 @@ TEST(LockstepStream, WaitSendAllMightNotBlockWaitsForAReceiver) {
 
 TEST(LockstepStream, ErrorsComeBeforeAnyCheckpoint) {
   sim_run([]() -> Task<> {
-    auto [s, r] = trio::testing::lockstep_stream_one_way_pair();
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
     r->close();
     const Points before = points();
     EXPECT_THROW(co_await s->send_all("x"), trio::BrokenResourceError);
