@@ -426,3 +426,47 @@ TEST(LockstepStream, ErrorsComeBeforeAnyCheckpoint) {
     EXPECT_EQ(points().schedule, before.schedule);
   });
 }
+
+TEST(LockstepStream, ACancelledSendAllLeavesItsBytesForTheNextReceive) {
+  sim_run([]() -> Task<> {
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    auto& s = ends.first;
+    auto& r = ends.second;
+    const bool moved_on = co_await trio::move_on_after(
+        std::chrono::seconds(1), [&]() -> Task<> { co_await s->send_all("queued"); });
+    EXPECT_TRUE(moved_on);
+    EXPECT_EQ(co_await r->receive_some(100), "queued");
+  });
+}
+
+TEST(LockstepStream, AnEmptySendToAClosedReceiverIsBroken) {
+  sim_run([]() -> Task<> {
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    ends.second->close();
+    EXPECT_THROW(co_await ends.first->send_all(""), trio::BrokenResourceError);
+    // A memory stream's empty send only checks its own half.
+    auto memory = trio::testing::memory_stream_one_way_pair();
+    memory.second->close();
+    co_await memory.first->send_all("");
+  });
+}
+
+TEST(LockstepStream, SendAllAfterItsOwnEndClosedIsClosedEvenIfTheReceiverClosedToo) {
+  sim_run([]() -> Task<> {
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    ends.second->close();
+    ends.first->close();
+    EXPECT_THROW(co_await ends.first->send_all("x"), trio::ClosedResourceError);
+    // And the receiver reads ClosedResourceError, not EOF.
+    EXPECT_THROW(co_await ends.second->receive_some(1), trio::ClosedResourceError);
+  });
+}
+
+TEST(LockstepStream, ReceiveReturnsEofOnceTheSenderClosed) {
+  sim_run([]() -> Task<> {
+    auto ends = trio::testing::lockstep_stream_one_way_pair();
+    co_await ends.first->aclose();
+    EXPECT_EQ(co_await ends.second->receive_some(1), "");
+    EXPECT_EQ(co_await ends.second->receive_some(1), "");
+  });
+}
