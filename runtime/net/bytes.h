@@ -28,6 +28,8 @@
 
 namespace trio {
 
+// clang-format 14 mangles concepts and requires-clauses: these are formatted by hand.
+// clang-format off
 namespace detail {
 template <class T>
 concept ByteLike = sizeof(T) == 1 && (std::is_same_v<std::remove_cv_t<T>, char> ||
@@ -40,6 +42,7 @@ concept CharArray = std::is_array_v<std::remove_cvref_t<R>> &&
                     std::is_same_v < std::remove_cv_t<std::remove_extent_t<std::remove_cvref_t<R>>>,
 char > ;
 }  // namespace detail
+// clang-format on
 
 // Read-only bytes.
 class ConstBytes {
@@ -52,12 +55,14 @@ class ConstBytes {
       : data_(reinterpret_cast<const std::byte*>(s.data())), size_(s.size()) {}
   ConstBytes(const char* s) : ConstBytes(std::string_view(s)) {}
   // Any other contiguous range of bytes (char arrays go through string_view above).
+  // clang-format off
   template <std::ranges::contiguous_range R>
   requires detail::ByteLike<std::ranges::range_value_t<R>> &&
       (!detail::CharArray<R>)&&(!std::is_same_v<std::remove_cvref_t<R>, ConstBytes>)
           ConstBytes(const R& r)  // NOLINT(google-explicit-constructor)
       : data_(reinterpret_cast<const std::byte*>(std::ranges::data(r))),
         size_(std::ranges::size(r)) {}
+  // clang-format on
 
   constexpr const std::byte* data() const { return data_; }
   constexpr size_t size() const { return size_; }
@@ -83,12 +88,14 @@ class MutableBytes {
   constexpr MutableBytes(std::byte* data, size_t size) : data_(data), size_(size) {}
   constexpr MutableBytes(std::span<std::byte> s) : data_(s.data()), size_(s.size()) {}
   // Any contiguous range of non-const bytes: std::string&, std::vector<char>&, arrays, spans.
+  // clang-format off
   template <std::ranges::contiguous_range R>
   requires detail::ByteLike<std::ranges::range_value_t<R>> &&
       (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>)&&(
           !std::is_same_v<std::remove_cvref_t<R>, MutableBytes>)
           MutableBytes(R&& r)  // NOLINT(google-explicit-constructor)
       : data_(reinterpret_cast<std::byte*>(std::ranges::data(r))), size_(std::ranges::size(r)) {}
+  // clang-format on
 
   constexpr std::byte* data() const { return data_; }
   constexpr size_t size() const { return size_; }

@@ -212,6 +212,7 @@ struct SharedObjects {
 struct Interp {
   std::vector<Line> lines;
   SharedObjects* objects = nullptr;  // set by main_task for the duration of the run
+  Extension* extension = nullptr;    // statements beyond core and sync, or null
 
   void log(const std::string& task, const std::string& event) {
     const int64_t now = to_ticks(trio::current_time());
@@ -441,6 +442,8 @@ trio::Task<> run_stmt(Interp* in, const Json& st, const std::string& task, trio:
     const size_t k = index_of(st[1]);
     in->objects->recv.at(k).close();
     in->log(task, absl::StrCat("closed recv C", k));
+  } else if (in->extension != nullptr && in->extension->handles(op)) {
+    co_await in->extension->run(st, task);
   } else {
     throw std::runtime_error("unknown statement " + op);
   }
@@ -453,17 +456,31 @@ trio::Task<> run_block(Interp* in, const Json* block, const std::string& task, t
 trio::Task<> main_task(Interp* in, const Json* program) {
   SharedObjects objects;
   in->objects = &objects;
+  if (in->extension != nullptr) in->extension->start();
   const bool exhausted = co_await trio::move_on_after(ticks(kBudgetTicks), [&]() -> trio::Task<> {
     co_await run_block(in, program, "m", nullptr);
   });
   if (exhausted) in->log("m", "budget exhausted");
+  if (in->extension != nullptr) in->extension->stop();
   in->objects = nullptr;
 }
 
 }  // namespace
 
-std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy, uint64_t seed) {
+struct ExtensionAccess {
+  static void set_lines(Extension* e, std::vector<Line>* lines) { e->lines_ = lines; }
+};
+
+void Extension::log(const std::string& task, const std::string& event) {
+  const int64_t now = to_ticks(trio::current_time());
+  lines_->push_back({now, std::to_string(now) + " " + task + " " + event});
+}
+
+std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy, uint64_t seed,
+                              Extension* extension) {
   Interp in;
+  in.extension = extension;
+  if (extension != nullptr) ExtensionAccess::set_lines(extension, &in.lines);
   trio::MockClock clock;
   clock.set_autojump_threshold(std::chrono::nanoseconds(0));
   std::string outcome = "main ok";

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "runtime/run_options.h"
+#include "runtime/task.h"
 
 namespace conformance {
 
@@ -54,10 +55,34 @@ struct Line {
   std::string text;  // "<ticks> <task> <event>"
 };
 
+// Statements beyond the core and sync ones (the stream statements of run_trio_streams.py),
+// supplied by a layer above the runtime (io_fake/testing/stream_conformance.h). The
+// interpreter calls start() inside the run before the body, run() for every statement whose
+// name handles() accepts, and stop() inside the run after the body.
+class Extension {
+ public:
+  virtual ~Extension() = default;
+  virtual void start() {}
+  virtual void stop() {}
+  virtual bool handles(const std::string& op) const = 0;
+  // Runs statement `st` in task `task` (its log lines go through log()).
+  virtual trio::Task<> run(const Json& st, const std::string& task) = 0;
+
+ protected:
+  // Appends "<ticks> <task> <event>" to the running program's log.
+  void log(const std::string& task, const std::string& event);
+
+ private:
+  friend struct ExtensionAccess;
+  std::vector<Line>* lines_ = nullptr;  // the running program's log, set by run_program
+};
+
 // Runs `program` as run_trio.py's run() does — on MockClock(autojump threshold 0), inside a
 // budget of 4096 ticks, with fresh shared objects (events, locks, semaphore, channels) — and
 // returns its log, ending with "<ticks> main ok" or "<ticks> main raised <shape>".
-std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy, uint64_t seed);
+// `extension` (may be null) handles the statements the interpreter does not know.
+std::vector<Line> run_program(const Json& program, trio::SchedulingPolicy policy, uint64_t seed,
+                              Extension* extension = nullptr);
 
 // normalize.py: the lines grouped by instant (ascending), sorted within each.
 std::vector<std::string> normalize(const std::vector<Line>& lines);
