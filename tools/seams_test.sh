@@ -10,10 +10,13 @@ set -uo pipefail
 
 # (testing/sweep.cc reads the real clock only to print seeds per second.)
 # "pattern @@ files allowed to use it" (both extended regexes; files match the runfiles path)
+# (The socket rule does not count `x.socket()` / `x->socket()`: SocketStream's and
+# SocketListener's accessor, Trio's `.socket`. The socket headers declare the seam's socket()
+# and getaddrinfo(), so runtime/net/socket*.h are allowed like the .cc files.)
 RULES=(
   'clock_gettime|gettimeofday|steady_clock|system_clock|high_resolution_clock|\btime\(NULL\) @@ (runtime/clock|simclock/mock_clock|testing/sweep)\.cc$'
   'epoll_(create|ctl|wait|pwait) @@ runtime/epoll_backend\.cc$'
-  '\bsocket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.cc$'
+  '(^|[^.>_[:alnum:]])socket\(|::connect\(|::bind\(|::listen\(|::accept4?\(|getaddrinfo @@ runtime/(net/)?(socket|resolver)[a-z_]*\.(h|cc)$'
   'nanosleep|usleep|\bsleep_for\(|this_thread::sleep @@ runtime/epoll_backend\.cc$'
   'random_device|\brand\(|\bsrand\(|\brandom\(\) @@ runtime/choice\.cc$'
 )

@@ -33,8 +33,8 @@ std::unique_ptr<SocketListener> listen_on(const socket::AddrInfo& ai,
 }  // namespace
 
 Task<std::vector<std::unique_ptr<SocketListener>>> open_tcp_listeners(uint16_t port,
-                                                                     std::string_view host,
-                                                                     std::optional<int> backlog) {
+                                                                      std::string_view host,
+                                                                      std::optional<int> backlog) {
   if (backlog && *backlog < 0) throw ValueError("backlog must be non-negative");
   const int listen_backlog = std::min(backlog.value_or(kMaxListenBacklog), kMaxListenBacklog);
   const std::string host_copy(host);

@@ -54,9 +54,9 @@ class BindFailsSocket final : public FakeSocket {
 class FailingThirdFactory final : public socket::SocketFactory {
  public:
   std::unique_ptr<socket::Socket> socket(int family, int type, int protocol) override {
-    std::unique_ptr<FakeSocket> sock = states.size() == 2
-                                           ? std::make_unique<BindFailsSocket>(family, type, protocol)
-                                           : std::make_unique<FakeSocket>(family, type, protocol);
+    std::unique_ptr<FakeSocket> sock =
+        states.size() == 2 ? std::make_unique<BindFailsSocket>(family, type, protocol)
+                           : std::make_unique<FakeSocket>(family, type, protocol);
     states.push_back(sock->state());
     return sock;
   }
@@ -67,8 +67,8 @@ class FailingThirdFactory final : public socket::SocketFactory {
 class FixedResolver final : public socket::HostnameResolver {
  public:
   explicit FixedResolver(std::vector<std::string> ips) : ips_(std::move(ips)) {}
-  Task<std::vector<socket::AddrInfo>> getaddrinfo(std::string, std::string port, int, int type,
-                                                  int, int flags) override {
+  Task<std::vector<socket::AddrInfo>> getaddrinfo(std::string, std::string port, int, int type, int,
+                                                  int flags) override {
     EXPECT_EQ(type, SOCK_STREAM);
     EXPECT_TRUE(flags & AI_PASSIVE);
     std::vector<socket::AddrInfo> out;
@@ -254,7 +254,7 @@ TEST(ServeTcp, StartHandsBackTheListenersAndConnectionsReachTheHandler) {
   EXPECT_EQ(bound, (std::vector<std::string>{"127.0.0.1:0"}));
   EXPECT_EQ(received, "hello");
   EXPECT_EQ(conn_state->sent, "bye");
-  EXPECT_TRUE(conn_state->closed);          // aclose_forcefully'ed after the handler
+  EXPECT_TRUE(conn_state->closed);            // aclose_forcefully'ed after the handler
   EXPECT_TRUE(factory.states.at(0)->closed);  // the listener, when serve_tcp was cancelled
 }
 

@@ -120,8 +120,8 @@ Task<std::unique_ptr<SocketStream>> open_tcp_stream(std::string_view host, uint1
   if (options.happy_eyeballs_delay < Duration(0))
     throw ValueError("happy_eyeballs_delay must be non-negative");
   if (options.local_address && !socket::Address::try_parse(*options.local_address, 0))
-    throw ValueError("local_address must be a numeric IP address, got '" +
-                     *options.local_address + "'");
+    throw ValueError("local_address must be a numeric IP address, got '" + *options.local_address +
+                     "'");
   const std::string host_copy(host);  // for the lookup and the messages
   std::vector<socket::AddrInfo> targets =
       co_await net_internal::resolve(host_copy, port, AF_UNSPEC, SOCK_STREAM, 0, 0);

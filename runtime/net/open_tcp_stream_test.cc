@@ -60,8 +60,7 @@ class ScenarioSocket final : public FakeSocket {
 
 class Scenario final : public socket::SocketFactory, public socket::HostnameResolver {
  public:
-  Scenario(uint16_t port, std::vector<Target> targets, std::set<int> families = {AF_INET,
-                                                                                 AF_INET6})
+  Scenario(uint16_t port, std::vector<Target> targets, std::set<int> families = {AF_INET, AF_INET6})
       : port(port), targets(std::move(targets)), families(std::move(families)) {}
 
   std::unique_ptr<socket::Socket> socket(int family, int type, int protocol) override {
@@ -121,7 +120,7 @@ class Scenario final : public socket::SocketFactory, public socket::HostnameReso
   // False when an attempt is meant to fail between socket() and connect().
   bool every_socket_connects = true;
   std::map<std::string, std::shared_ptr<FakeSocket::State>> sockets;  // by the ip connected to
-  std::map<std::string, Duration> connect_times;                       // since the run began
+  std::map<std::string, Duration> connect_times;                      // since the run began
   std::set<std::string> succeeded;
   trio::TimePoint start{};
 };
@@ -150,33 +149,33 @@ Outcome run_scenario(Scenario& scenario,
   trio::MockClock clock;
   clock.set_autojump_threshold(0s);
   Outcome out;
-  trio::run(trio::RunOptions{.clock = &clock,
-                             .socket_factory = &scenario,
-                             .hostname_resolver = &scenario},
-            [&]() -> Task<> {
-              scenario.start = trio::current_time();
-              std::unique_ptr<trio::SocketStream> stream;
-              try {
-                stream = co_await trio::open_tcp_stream("test.example.com", scenario.port, options);
-              } catch (...) {
-                out.error = std::current_exception();
-              }
-              out.elapsed = trio::current_time() - scenario.start;
-              if (stream) {
-                out.winner_ip = stream->socket().getpeername().host();
-                auto* fake = dynamic_cast<FakeSocket*>(&stream->socket());
-                scenario.check(fake->state().get());
-                EXPECT_FALSE(fake->state()->closed);
-                co_await stream->aclose();
-              } else {
-                scenario.check(nullptr);
-              }
-            });
+  trio::run(
+      trio::RunOptions{
+          .clock = &clock, .socket_factory = &scenario, .hostname_resolver = &scenario},
+      [&]() -> Task<> {
+        scenario.start = trio::current_time();
+        std::unique_ptr<trio::SocketStream> stream;
+        try {
+          stream = co_await trio::open_tcp_stream("test.example.com", scenario.port, options);
+        } catch (...) {
+          out.error = std::current_exception();
+        }
+        out.elapsed = trio::current_time() - scenario.start;
+        if (stream) {
+          out.winner_ip = stream->socket().getpeername().host();
+          auto* fake = dynamic_cast<FakeSocket*>(&stream->socket());
+          scenario.check(fake->state().get());
+          EXPECT_FALSE(fake->state()->closed);
+          co_await stream->aclose();
+        } else {
+          scenario.check(nullptr);
+        }
+      });
   return out;
 }
 
-std::map<std::string, Duration> times(std::initializer_list<std::pair<const std::string, Duration>>
-                                          entries) {
+std::map<std::string, Duration> times(
+    std::initializer_list<std::pair<const std::string, Duration>> entries) {
   return std::map<std::string, Duration>(entries);
 }
 
@@ -341,7 +340,7 @@ TEST(OpenTcpStream, MultipleSuccessesKeepOneAndCloseTheRest) {
 
 TEST(OpenTcpStream, ReordersSoTheSecondAttemptUsesTheOtherFamily) {
   Scenario s(80, {{"1.1.1.1", 10s, Result::kError},
-                  {"2.2.2.2", 1s, Result::kSuccess},  // would win if tried second...
+                  {"2.2.2.2", 1s, Result::kSuccess},   // would win if tried second...
                   {"::3", 500ms, Result::kSuccess}});  // ...but RFC 6555 §5.4 puts this second
   trio::OpenTcpStreamOptions options;
   options.happy_eyeballs_delay = 1s;
@@ -385,8 +384,7 @@ TEST(OpenTcpStream, NoHostsRaisesNoResultsFound) {
   Scenario s(80, {});
   Outcome out = run_scenario(s);
   ASSERT_TRUE(trio::holds<trio::OpenTcpStreamError>(out.error));
-  EXPECT_EQ(trio::describe(out.error),
-            "no results found for hostname lookup: test.example.com:80");
+  EXPECT_EQ(trio::describe(out.error), "no results found for hostname lookup: test.example.com:80");
 }
 
 TEST(OpenTcpStream, CancellationClosesEverySocket) {
@@ -399,18 +397,17 @@ TEST(OpenTcpStream, CancellationClosesEverySocket) {
   bool caught = false;
   bool returned = false;
   Duration elapsed{};
-  trio::run(
-      trio::RunOptions{.clock = &clock, .socket_factory = &s, .hostname_resolver = &s},
-      [&]() -> Task<> {
-        s.start = trio::current_time();
-        trio::CancelScope scope(trio::current_time() + 5s);
-        co_await scope.enter([&]() -> Task<> {
-          auto stream = co_await trio::open_tcp_stream("test.example.com", 80);
-          returned = true;
-        });
-        caught = scope.cancelled_caught();
-        elapsed = trio::current_time() - s.start;
-      });
+  trio::run(trio::RunOptions{.clock = &clock, .socket_factory = &s, .hostname_resolver = &s},
+            [&]() -> Task<> {
+              s.start = trio::current_time();
+              trio::CancelScope scope(trio::current_time() + 5s);
+              co_await scope.enter([&]() -> Task<> {
+                auto stream = co_await trio::open_tcp_stream("test.example.com", 80);
+                returned = true;
+              });
+              caught = scope.cancelled_caught();
+              elapsed = trio::current_time() - s.start;
+            });
   EXPECT_TRUE(caught);
   EXPECT_FALSE(returned);
   EXPECT_EQ(elapsed, 5s);

@@ -9,7 +9,8 @@
 // Example (with Nursery::start, to learn the port):
 //   auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
 //   auto echo = [](trio::SocketStream& s) -> trio::Task<> { ... };
-//   std::vector<trio::SocketListener*> ls = co_await nursery.start<std::vector<trio::SocketListener*>>(
+//   std::vector<trio::SocketListener*> ls = co_await
+//   nursery.start<std::vector<trio::SocketListener*>>(
 //       trio::serve_listeners, echo, std::move(listeners), nullptr);
 //
 // Contract:
@@ -112,7 +113,8 @@ Task<> serve_listeners_impl(Handler handler, std::vector<std::unique_ptr<L>> lis
   for (auto& l : listeners) pointers.push_back(l.get());
   co_await open_nursery([&](Nursery& nursery) -> Task<> {
     Nursery* connections = handler_nursery ? handler_nursery : &nursery;
-    for (L* l : pointers) nursery.start_soon(serve_one_listener<L, Handler>, l, connections, handler);
+    for (L* l : pointers)
+      nursery.start_soon(serve_one_listener<L, Handler>, l, connections, handler);
     // The listeners queue connections already; one more checkpoint lets the accept tasks
     // start before we report success (as Trio).
     co_await checkpoint();

@@ -102,8 +102,8 @@ TEST(ServeListeners, RunsTheHandlerPerConnectionAndClosesStreamsAndListeners) {
       ++handled;
     };
     co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
-      started = co_await n.start<std::vector<ScriptedListener*>>(
-          trio::serve_listeners, handler, std::move(listeners), nullptr);
+      started = co_await n.start<std::vector<ScriptedListener*>>(trio::serve_listeners, handler,
+                                                                 std::move(listeners), nullptr);
       co_await trio::lowlevel::wait_all_tasks_blocked();
       n.cancel_scope().cancel();
     });
@@ -159,9 +159,8 @@ TEST(ServeListeners, CapacityErrorsAreLoggedAndRetriedEvery100ms) {
     // Retries at 0, 100, ..., 900 ms: 10 attempts in 950 ms.
     co_await trio::move_on_after(950ms, [&]() -> Task<> {
       co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
-        n.start_soon([&]() -> Task<> {
-          co_await trio::serve_listeners(handler, std::move(listeners));
-        });
+        n.start_soon(
+            [&]() -> Task<> { co_await trio::serve_listeners(handler, std::move(listeners)); });
         co_await trio::sleep(949ms);
         accept_calls = listener->accept_calls;  // still alive: serve_listeners owns it
       });

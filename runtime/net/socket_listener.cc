@@ -37,7 +37,8 @@ bool is_ignorable_accept_errno(int error) {
 
 }  // namespace net_internal
 
-SocketListener::SocketListener(std::unique_ptr<socket::Socket> socket) : socket_(std::move(socket)) {
+SocketListener::SocketListener(std::unique_ptr<socket::Socket> socket)
+    : socket_(std::move(socket)) {
   if (!socket_) throw ValueError("SocketListener requires a socket, got null");
   if (socket_->type() != SOCK_STREAM)
     throw ValueError("SocketListener requires a SOCK_STREAM socket");

@@ -140,16 +140,16 @@ AddrInfo numeric_entry(const Address& address, int type, int protocol) {
 
 }  // namespace
 
-Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, uint16_t port, int family,
-                                        int type, int protocol, int flags) {
+Task<std::vector<AddrInfo>> getaddrinfo(std::string_view host, uint16_t port, int family, int type,
+                                        int protocol, int flags) {
   std::vector<AddrInfo> out;
   if (host.empty()) {
     // The wildcard (AI_PASSIVE) or loopback addresses, IPv4 first as glibc gives them.
     for (int f : {AF_INET, AF_INET6}) {
       if (family != AF_UNSPEC && family != f) continue;
-      out.push_back(numeric_entry(
-          (flags & AI_PASSIVE) ? Address::any(f, port) : Address::loopback(f, port), type,
-          protocol));
+      out.push_back(
+          numeric_entry((flags & AI_PASSIVE) ? Address::any(f, port) : Address::loopback(f, port),
+                        type, protocol));
     }
     co_await checkpoint();
     co_return out;

@@ -41,7 +41,8 @@ void set_option_if_supported(socket::Socket& s, int level, int option, int value
 
 SocketStream::SocketStream(std::unique_ptr<socket::Socket> socket) : socket_(std::move(socket)) {
   if (!socket_) throw ValueError("SocketStream requires a socket, got null");
-  if (socket_->type() != SOCK_STREAM) throw ValueError("SocketStream requires a SOCK_STREAM socket");
+  if (socket_->type() != SOCK_STREAM)
+    throw ValueError("SocketStream requires a SOCK_STREAM socket");
   // TCP options mean nothing to AF_UNIX stream sockets: do not even ask.
   const int family = socket_->family();
   if (family != AF_INET && family != AF_INET6) return;

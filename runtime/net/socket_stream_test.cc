@@ -6,6 +6,8 @@
 // OS errors to ClosedResourceError / BrokenResourceError, BusyResourceError for concurrent use of
 // one direction, and the listener's accept retry and error rules. Runs on a MockClock (autojump
 // 0), so nothing waits for real.
+#include "runtime/net/socket_stream.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -14,7 +16,6 @@
 #include <system_error>
 
 #include "runtime/net/socket_listener.h"
-#include "runtime/net/socket_stream.h"
 #include "runtime/net/testing/fake_socket.h"
 #include "runtime/trio.h"
 #include "simclock/mock_clock.h"
