@@ -109,6 +109,9 @@ Task<> serve_one_listener(L* listener, Nursery* handler_nursery, Handler handler
 template <class L, class Handler>
 Task<> serve_listeners_impl(Handler handler, std::vector<std::unique_ptr<L>> listeners,
                             Nursery* handler_nursery, TaskStatus<std::vector<L*>>* status) {
+  // `status` null: nobody waits for started(). (Not TaskStatus::ignored(): that one object is
+  // shared by every caller on the thread, and two servers calling started() on it after their
+  // checkpoints would look like one task calling it twice.)
   std::vector<L*> pointers;
   for (auto& l : listeners) pointers.push_back(l.get());
   co_await open_nursery([&](Nursery& nursery) -> Task<> {
@@ -118,7 +121,7 @@ Task<> serve_listeners_impl(Handler handler, std::vector<std::unique_ptr<L>> lis
     // The listeners queue connections already; one more checkpoint lets the accept tasks
     // start before we report success (as Trio).
     co_await checkpoint();
-    status->started(pointers);
+    if (status) status->started(pointers);
   });
 }
 
@@ -137,8 +140,7 @@ struct ServeListenersFn {
   Task<> operator()(Handler handler, std::vector<std::unique_ptr<L>> listeners,
                     Nursery* handler_nursery = nullptr) const {
     return serve_listeners_impl<L, Handler>(std::move(handler), std::move(listeners),
-                                            handler_nursery,
-                                            &TaskStatus<std::vector<L*>>::ignored());
+                                            handler_nursery, nullptr);
   }
 };
 

@@ -201,4 +201,28 @@ TEST(ServeListeners, ConnectionsRunInTheGivenHandlerNursery) {
   for (const auto& c : conns) EXPECT_TRUE(c->closed);
 }
 
+TEST(ServeListeners, TwoServersWithoutTaskStatusRunSideBySide) {
+  std::vector<std::shared_ptr<FakeSocket::State>> conns;
+  std::vector<std::unique_ptr<ScriptedListener>> a, b;
+  a.push_back(std::make_unique<ScriptedListener>());
+  b.push_back(std::make_unique<ScriptedListener>());
+  a[0]->script.emplace_back(connection("x", &conns));
+  b[0]->script.emplace_back(connection("y", &conns));
+  int handled = 0;
+  run_test([&]() -> Task<> {
+    auto handler = [&handled](trio::SocketStream&) -> Task<> {
+      ++handled;
+      co_return;
+    };
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon(trio::serve_listeners, handler, std::move(a), nullptr);
+      n.start_soon(trio::serve_listeners, handler, std::move(b), nullptr);
+      co_await trio::lowlevel::wait_all_tasks_blocked();
+      n.cancel_scope().cancel();
+    });
+  });
+  EXPECT_EQ(handled, 2);
+  for (const auto& c : conns) EXPECT_TRUE(c->closed);
+}
+
 }  // namespace

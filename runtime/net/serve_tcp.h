@@ -53,8 +53,9 @@ Task<> serve_tcp_impl(Handler handler, uint16_t port, ServeTcpOptions options,
                       TaskStatus<std::vector<SocketListener*>>* status) {
   std::vector<std::unique_ptr<SocketListener>> listeners =
       co_await open_tcp_listeners(port, options.host, options.backlog);
-  co_await serve_listeners(std::move(handler), std::move(listeners), options.handler_nursery,
-                           *status);
+  // `status` null: nobody waits for started() (see serve_listeners_impl).
+  co_await serve_listeners_impl<SocketListener, Handler>(std::move(handler), std::move(listeners),
+                                                         options.handler_nursery, status);
 }
 
 // The function object behind trio::serve_tcp (passable to Nursery::start).
@@ -71,8 +72,7 @@ struct ServeTcpFn {
   }
   template <class Handler>
   Task<> operator()(Handler handler, uint16_t port, ServeTcpOptions options = {}) const {
-    return serve_tcp_impl<Handler>(std::move(handler), port, std::move(options),
-                                   &TaskStatus<std::vector<SocketListener*>>::ignored());
+    return serve_tcp_impl<Handler>(std::move(handler), port, std::move(options), nullptr);
   }
 };
 
