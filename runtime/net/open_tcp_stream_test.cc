@@ -442,6 +442,15 @@ TEST(OpenTcpStream, LocalAddressOfTheOtherFamilyFailsThatAttempt) {
   EXPECT_EQ(s.connect_times, times({{"1.1.1.1", 0ms}}));
 }
 
+TEST(OpenTcpStream, NegativeDelayIsAValueError) {
+  Scenario s(80, {{"1.1.1.1", 10ms, Result::kSuccess}});
+  trio::OpenTcpStreamOptions options;
+  options.happy_eyeballs_delay = -1ms;
+  Outcome out = run_scenario(s, options);
+  EXPECT_TRUE(trio::holds<trio::ValueError>(out.error));
+  EXPECT_EQ(s.socket_count, 0);
+}
+
 TEST(OpenTcpStream, NonNumericLocalAddressIsAValueError) {
   Scenario s(80, {{"1.1.1.1", 10ms, Result::kSuccess}});
   trio::OpenTcpStreamOptions options;

@@ -168,6 +168,25 @@ TEST(SocketStream, ReceivingStillWorksAfterSendEof) {
   EXPECT_EQ(got, "abc");
 }
 
+TEST(SocketStream, WaitSendAllMightNotBlockWaitsForWritable) {
+  Fixture f;
+  f.state->send_blocks = true;
+  trio::Duration waited{};
+  run_test([&]() -> Task<> {
+    const trio::TimePoint t0 = trio::current_time();
+    co_await trio::open_nursery([&](trio::Nursery& n) -> Task<> {
+      n.start_soon([&]() -> Task<> {
+        co_await trio::sleep(3s);
+        f.state->send_blocks = false;
+        f.state->wake();
+      });
+      co_await f.stream->wait_send_all_might_not_block();
+      waited = trio::current_time() - t0;
+    });
+  });
+  EXPECT_EQ(waited, 3s);
+}
+
 // ---- receiving ----------------------------------------------------------------------------
 
 TEST(SocketStream, ReceiveSomeReturnsDataThenEmptyAtEof) {
