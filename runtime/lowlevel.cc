@@ -225,9 +225,7 @@ ParkingLot::TaskList ParkingLot::repark(ParkingLot& new_lot, size_t count) {
   return moved;
 }
 
-ParkingLot::TaskList ParkingLot::repark_all(ParkingLot& new_lot) {
-  return repark(new_lot, size_);
-}
+ParkingLot::TaskList ParkingLot::repark_all(ParkingLot& new_lot) { return repark(new_lot, size_); }
 
 void ParkingLot::break_lot(TaskRecord* task) {
   if (!task && in_trio_task()) task = &current_task();
