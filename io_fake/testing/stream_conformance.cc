@@ -12,14 +12,22 @@
 
 #include "io_fake/memory_stream.h"
 #include "runtime/errors.h"
+#include "runtime/net/socket.h"
+#include "runtime/net/socket_stream.h"
 
 namespace stream_conformance {
 
 PairMaker stream_pair_maker(const std::string& kind) {
   if (kind == "memory") return [] { return StreamPair(trio::testing::memory_stream_pair()); };
   if (kind == "lockstep") return [] { return StreamPair(trio::testing::lockstep_stream_pair()); };
-  // "socketpair": SocketStreams over socketpair(AF_UNIX, SOCK_STREAM) — add here when
-  // SocketStream lands (ignore SIGPIPE or send with MSG_NOSIGNAL).
+  if (kind == "socketpair") {
+    // SocketStreams over socketpair(AF_UNIX, SOCK_STREAM); sends use MSG_NOSIGNAL.
+    return [] {
+      auto [a, b] = trio::socket::socketpair();
+      return StreamPair(std::make_unique<trio::SocketStream>(std::move(a)),
+                        std::make_unique<trio::SocketStream>(std::move(b)));
+    };
+  }
   return nullptr;
 }
 

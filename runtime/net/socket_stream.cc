@@ -94,7 +94,6 @@ Task<> SocketStream::send_eof() {
 }
 
 Task<size_t> SocketStream::receive_some_impl(MutableBytes buffer) {
-  auto guard = receive_conflict_.enter();
   try {
     co_return co_await socket_->recv(buffer);
   } catch (const std::system_error&) {

@@ -75,8 +75,9 @@ class SocketStream final : public HalfCloseableStream {
   std::unique_ptr<socket::Socket> socket_;
   // Held by send_all, wait_send_all_might_not_block and send_eof.
   ConflictDetector send_conflict_{"another task is using this stream for send"};
-  // Held by receive_some.
-  ConflictDetector receive_conflict_{"another task is using this stream for receive"};
+  // No receive-side detector, as in Trio: two receive_some calls that both find data (or EOF)
+  // both succeed; two that both block get BusyResourceError from the IO backend's one-waiter
+  // rule (lowlevel::wait_readable).
 };
 
 namespace net_internal {
