@@ -24,11 +24,13 @@ TEST(NurseryStart, NamedResourceOwningCallableIsKeptAliveAndRuns) {
   sim_test::sim_run([&]() -> Task<> {
     co_await trio::open_nursery([&](trio::Nursery& nursery) -> Task<> {
       auto value = std::make_unique<int>(7);
+      // [START pitfall_start_named]
       auto child = [owned = std::move(value)](trio::TaskStatus<int>& status) -> Task<> {
         status.started(*owned);
         co_return;
       };
       got = co_await nursery.start<int>(std::move(child));
+      // [END pitfall_start_named]
     });
   });
   EXPECT_EQ(got, 7);

@@ -40,7 +40,7 @@ void PctScheduler::rank(uint64_t counter) {
   ++normal_;
 }
 
-void PctScheduler::order_batch(std::vector<internal::TaskRec*>& batch) {
+void PctScheduler::order_batch(std::vector<::trio::internal::TaskRec*>& batch) {
   for (internal::TaskRec* t : batch) rank(t->counter);
   std::stable_sort(batch.begin(), batch.end(), [&](internal::TaskRec* a, internal::TaskRec* b) {
     return position(a->counter) < position(b->counter);

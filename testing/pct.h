@@ -54,7 +54,7 @@ class PctScheduler final : public BatchOrderer, public Instrument {
   PctScheduler(ChoiceSource& choices, PctOptions options = {})
       : choices_(choices), options_(options) {}
 
-  void order_batch(std::vector<internal::TaskRec*>& batch) override;
+  void order_batch(std::vector<::trio::internal::TaskRec*>& batch) override;
   void before_run() override;
   void before_task_step(lowlevel::TaskRecord& task) override;
 
