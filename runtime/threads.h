@@ -76,6 +76,10 @@ Task<> wait_all_threads_completed();
 void drain_thread_cache();
 }  // namespace lowlevel
 
+namespace from_thread::detail {
+struct Request;  // threads.cc
+}  // namespace from_thread::detail
+
 namespace to_thread {
 
 struct Options {
@@ -86,8 +90,10 @@ struct Options {
   // Limits how many threads run at once; null = current_default_thread_limiter(). Must outlive
   // the thread (abandoned ones included).
   CapacityLimiter* limiter = nullptr;
-  // The worker thread's name while it runs `fn`; "" = "trio-worker".
-  std::string thread_name;
+  // The worker thread's name while it runs `fn` (a string with static storage; null =
+  // "trio-worker"). Every member is trivially destructible on purpose: Options is passed by
+  // value inside `co_await`, where g++ 12 destroys non-trivial temporaries twice (PR 100611).
+  const char* thread_name = nullptr;
 };
 
 // The run's default limiter: 40 tokens, one per thread running for this run.
@@ -112,15 +118,18 @@ class ThreadJob {
   // ---- shared with the worker (guarded by mu) ------------------------------------------
   std::mutex mu;
   std::condition_variable cv;
-  bool worker_done = false;                 // lockstep: the worker finished call()
-  struct Request* request = nullptr;        // lockstep, or host delivery: a from_thread call
-  std::exception_ptr cancel;                // set when a cancellation was delivered (kFailed)
+  bool worker_done = false;  // lockstep: the worker finished call()
+  from_thread::detail::Request* request =
+      nullptr;                // lockstep, or host delivery: a from_thread call
+  std::exception_ptr cancel;  // set when a cancellation was delivered (kFailed)
   std::atomic<bool> cancel_requested{false};
-  std::optional<TrioToken> token;           // the run's token (set before the worker starts)
+  std::optional<lowlevel::TrioToken> token;  // the run's token (set before the worker starts)
 };
 
 // Runs `job` on a worker and waits for it (the body of run_sync).
-Task<> run_job(std::shared_ptr<ThreadJob> job, Options options);
+// References, not values: a temporary shared_ptr or Options inside the caller's co_await
+// would be destroyed twice by g++ 12 (GCC PR 100611).
+Task<> run_job(const std::shared_ptr<ThreadJob>& job, const Options& options);
 
 template <class R, class F>
 class Job final : public ThreadJob {
@@ -163,7 +172,8 @@ Task<std::invoke_result_t<F&>> run_sync(F fn, Options options = {}) {
   static_assert(!internal::IsTask<R>::value,
                 "to_thread::run_sync expects a synchronous function; to run a coroutine, await it");
   auto job = std::make_shared<detail::Job<R, F>>(std::move(fn));
-  co_await detail::run_job(job, std::move(options));
+  const std::shared_ptr<detail::ThreadJob> base = job;  // no temporary inside the co_await
+  co_await detail::run_job(base, options);
   co_return job->take();
 }
 
@@ -176,20 +186,22 @@ namespace detail {
 // `async` (so the call runs under its cancel scopes), otherwise to the run's callback queue;
 // blocks until it has run. `token` null = this thread's run (a to_thread worker).
 void call_in_run(absl::AnyInvocable<Task<>()> async_call, absl::AnyInvocable<void()> sync_call,
-                 const TrioToken* token);
+                 const lowlevel::TrioToken* token);
 }  // namespace detail
 
 // Runs `fn()` on the run's thread and returns its value (or rethrows its exception); blocks
 // this thread meanwhile. From a to_thread worker no token is needed; from any other thread pass
-// the run's TrioToken. Errors: RuntimeError("this is a blocking function; call it from a
+// the run's lowlevel::TrioToken. Errors: RuntimeError("this is a blocking function; call it from a
 // thread") on the run's thread; RuntimeError("this thread wasn't created by Trio, pass a
-// TrioToken") without a token outside a worker; RunFinishedError after the run ended.
+// lowlevel::TrioToken") without a token outside a worker; RunFinishedError after the run ended.
 template <class F>
-std::invoke_result_t<F&> run_sync(F fn, const TrioToken* token = nullptr) {
+std::invoke_result_t<F&> run_sync(F fn, const lowlevel::TrioToken* token = nullptr) {
   using R = std::invoke_result_t<F&>;
   std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
   std::exception_ptr error;
-  detail::call_in_run(nullptr, [&]() {
+  detail::call_in_run(
+      nullptr,
+      [&]() {
         try {
           if constexpr (std::is_void_v<R>) {
             fn();
@@ -200,7 +212,8 @@ std::invoke_result_t<F&> run_sync(F fn, const TrioToken* token = nullptr) {
         } catch (...) {
           error = std::current_exception();
         }
-      }, token);
+      },
+      token);
   if (error) std::rethrow_exception(error);
   if constexpr (!std::is_void_v<R>) return std::move(*value);
 }
@@ -210,12 +223,13 @@ std::invoke_result_t<F&> run_sync(F fn, const TrioToken* token = nullptr) {
 // cancel scopes; with a token, as a new system task. Same errors as run_sync; a cancellation of
 // that task propagates here as Cancelled.
 template <class F>
-auto run(F afn, const TrioToken* token = nullptr) ->
+auto run(F afn, const lowlevel::TrioToken* token = nullptr) ->
     typename trio::detail::TaskValue<std::invoke_result_t<F&>>::type {
   using T = typename trio::detail::TaskValue<std::invoke_result_t<F&>>::type;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   std::exception_ptr error;
-  detail::call_in_run([&]() -> Task<> {
+  detail::call_in_run(
+      [&]() -> Task<> {
         try {
           if constexpr (std::is_void_v<T>) {
             co_await afn();
@@ -226,7 +240,8 @@ auto run(F afn, const TrioToken* token = nullptr) ->
         } catch (...) {
           error = std::current_exception();
         }
-      }, nullptr, token);
+      },
+      nullptr, token);
   if (error) std::rethrow_exception(error);
   if constexpr (!std::is_void_v<T>) return std::move(*value);
 }

@@ -15,8 +15,8 @@ namespace trio::internal {
 namespace {
 
 struct Worker {
-  std::condition_variable wake;            // signalled when a job arrives or on drain
-  absl::AnyInvocable<void() &&> job;       // Invariant: set only while has_job
+  std::condition_variable wake;       // signalled when a job arrives or on drain
+  absl::AnyInvocable<void() &&> job;  // Invariant: set only while has_job
   std::string name;
   bool has_job = false;
   bool exit = false;
@@ -79,7 +79,7 @@ class ThreadCache {
     std::unique_lock lock(mu_);
     for (;;) {
       // Invariant here: has_job (set by start before waking or creating us).
-      absl::AnyInvocable<void() &&> job = std::move(w->job);
+      absl::AnyInvocable<void()&&> job = std::move(w->job);
       w->has_job = false;
       const std::string name = std::move(w->name);
       lock.unlock();
@@ -88,8 +88,8 @@ class ThreadCache {
       job = nullptr;  // destroy the job's captures outside the lock
       lock.lock();
       idle_.push_back(w.get());
-      const bool woken = w->wake.wait_for(lock, kIdleWorkerTimeout,
-                                          [&] { return w->has_job || w->exit; });
+      const bool woken =
+          w->wake.wait_for(lock, kIdleWorkerTimeout, [&] { return w->has_job || w->exit; });
       if (w->has_job) continue;
       if (!woken) std::erase(idle_, w.get());  // timed out: still listed as idle
       --live_;
