@@ -55,6 +55,12 @@ class CancelPointHook {
   virtual void at_cancel_point(internal::TaskRec& task) = 0;
 };
 
+// How to_thread::run_sync runs its threads (runtime/threads.h).
+enum class ThreadMode : uint8_t {
+  kReal,      // worker threads run concurrently with the run (production)
+  kLockstep,  // the run waits for each worker, so a seeded run stays deterministic (simulation)
+};
+
 struct RunOptions {
   // The run's clock; null = a SystemClock owned by the run.
   Clock* clock = nullptr;
@@ -92,6 +98,8 @@ struct RunOptions {
   // signal must not become an input of a run that a seed reproduces, and Ctrl-C should stop a
   // test or a seed sweep, not be reported as a failure of the seed it interrupted.
   std::optional<bool> handle_keyboard_interrupt{};
+  // How to_thread::run_sync runs threads (see ThreadMode).
+  ThreadMode threads = ThreadMode::kReal;
 };
 
 }  // namespace trio
